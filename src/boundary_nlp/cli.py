@@ -1,0 +1,249 @@
+"""The ``boundary-nlp`` command: argument parsing only; every command calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ._version import __version__
+
+
+def _add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model file (default: the shipped model)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="boundary-nlp",
+        description="Classify client requests: in_scope 工作范围内 / courtesy 人情帮忙 / prohibited 越界禁止.",
+    )
+    parser.add_argument("--version", action="version", version=f"boundary-nlp {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    predict = commands.add_parser("predict", help="classify one message, or a file of messages")
+    predict.add_argument("text", nargs="?", help="the message (omit with --input)")
+    predict.add_argument("--json", action="store_true", help="print JSON")
+    predict.add_argument("--input", help="batch input: .csv, .jsonl, or - for JSON lines / plain lines on stdin")
+    predict.add_argument("--output", help="batch output: .csv or .jsonl (default: JSON lines on stdout)")
+    predict.add_argument("--text-column", default="text", help="column holding the message (default: text)")
+    predict.add_argument("--encoding", default="utf-8", help="input encoding, e.g. gb18030 (default: utf-8)")
+    predict.add_argument("--threshold", type=float, help="confidence below which a prediction is uncertain")
+    _add_model_option(predict)
+
+    analyze = commands.add_parser("analyze", help="split a multi-ask message and classify each ask")
+    analyze.add_argument("text")
+    analyze.add_argument("--json", action="store_true")
+    _add_model_option(analyze)
+
+    train = commands.add_parser("train", help="train a model and write its model card")
+    train.add_argument("--train", required=True, help="training data (.csv/.jsonl with text,label)")
+    train.add_argument("--dev", required=True, help="dev data for choosing parameters")
+    train.add_argument("--test", help="test data, scored once by the final model")
+    train.add_argument("--out", required=True, help="model file to write (.joblib)")
+    train.add_argument("--card", help="model card path (default: OUT with .md)")
+    train.add_argument("--no-refit-dev", action="store_true", help="final model on train only")
+    train.add_argument("--encoding", default="utf-8")
+
+    evaluate = commands.add_parser("evaluate", help="score a model on labelled data")
+    evaluate.add_argument("--data", required=True, help="labelled .csv/.jsonl")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--errors", help="write misclassified rows to this .csv")
+    evaluate.add_argument("--plot", help="draw the confusion matrix to this .png (needs matplotlib)")
+    evaluate.add_argument("--encoding", default="utf-8")
+    _add_model_option(evaluate)
+
+    check = commands.add_parser("check-data", help="check a corpus folder or data file")
+    check.add_argument("path")
+    check.add_argument("--json", action="store_true")
+    check.add_argument("--encoding", default="utf-8")
+
+    ledger = commands.add_parser("ledger", help="the degree (度) ledger of favors per client")
+    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
+    record = ledger_commands.add_parser("record", help="classify and record a client's request")
+    record.add_argument("text")
+    record.add_argument("--client", required=True)
+    status = ledger_commands.add_parser("status", help="a client's favors in the window")
+    status.add_argument("--client", required=True)
+    history = ledger_commands.add_parser("history", help="a client's recorded requests")
+    history.add_argument("--client", required=True)
+    for sub in (record, status, history):
+        sub.add_argument("--db", help="ledger file (default: in the user's data directory)")
+        sub.add_argument("--window-days", type=float, default=7.0)
+        sub.add_argument("--limit", type=int, default=3)
+        sub.add_argument("--json", action="store_true")
+        _add_model_option(sub)
+    return parser
+
+
+def _print_prediction(prediction, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(prediction.to_dict(), ensure_ascii=False))
+        return
+    flag = "（把握不大，请与项目经理确认 / uncertain）" if prediction.uncertain else ""
+    print(f"标签 label: {prediction.label_zh} {prediction.label}{flag}")
+    print(f"置信度 confidence: {prediction.confidence:.3f}")
+    probabilities = ", ".join(f"{k} {v:.3f}" for k, v in prediction.probabilities.items())
+    print(f"概率 probabilities: {probabilities}")
+    if prediction.evidence:
+        terms = ", ".join(f"{e.term} (+{e.weight:.2f})" for e in prediction.evidence)
+        print(f"依据 evidence: {terms}")
+    if prediction.truncated:
+        print("注意 note: the message was truncated to the model's max_chars")
+    if prediction.advice is not None:
+        print(f"建议 advice: {prediction.advice.action}")
+        print(f"参考回复 reply: {prediction.advice.reply}")
+
+
+def _cmd_predict(args) -> int:
+    from .persistence import load_model
+
+    model = load_model(args.model)
+    if args.input:
+        from .batch import predict_file
+
+        summary = predict_file(model, args.input, args.output, text_column=args.text_column,
+                               encoding=args.encoding, progress=sys.stderr.isatty())
+        print(summary, file=sys.stderr)
+        return 0
+    if args.text is None:
+        raise _UsageError("give a message to classify, or --input FILE")
+    _print_prediction(model.classify(args.text, threshold=args.threshold), args.json)
+    return 0
+
+
+def _cmd_analyze(args) -> int:
+    from .analysis import analyze
+    from .persistence import load_model
+
+    result = analyze(args.text, model=load_model(args.model))
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return 0
+    for number, part in enumerate(result.parts, start=1):
+        print(f"{number}. {part.text}  ->  {part.prediction.label_zh} {part.prediction.label} "
+              f"({part.prediction.confidence:.2f})")
+    print(f"整体 overall: {result.overall.label_zh} {result.overall.label} ({result.reason})")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from .persistence import save_model
+    from .training import model_metadata, train, write_model_card
+
+    result = train(args.train, args.dev, args.test, refit_on_dev=not args.no_refit_dev,
+                   encoding=args.encoding, log=print)
+    print(f"chosen: {result.params}, uncertainty threshold {result.threshold}")
+    print("\n== dev (train-only fit) ==")
+    print(result.dev.format())
+    if result.test is not None:
+        print("\n== test (final model) ==")
+        print(result.test.format())
+    out = save_model(result.model, args.out, metadata=model_metadata(result))
+    command = " ".join(["boundary-nlp", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "boundary-nlp train ..."
+    card = write_model_card(args.card or Path(args.out).with_suffix(".md"), result, out, command)
+    from .persistence import write_sha256
+
+    write_sha256(out)
+    print(f"\nwrote {out} and {card}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .evaluation import error_rows, evaluate
+    from .data import load_dataset
+    from .persistence import load_model
+
+    model = load_model(args.model)
+    texts, gold = load_dataset(args.data, encoding=args.encoding)
+    evaluation = evaluate(model, texts, gold)
+    if args.json:
+        print(json.dumps(evaluation.to_dict(), ensure_ascii=False))
+    else:
+        print(evaluation.format())
+    if args.errors:
+        count = error_rows(model, texts, gold, args.errors)
+        print(f"wrote {count} misclassified rows to {args.errors}", file=sys.stderr)
+    if args.plot:
+        from .plotting import plot_confusion
+
+        plot_confusion(evaluation, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _cmd_check(args) -> int:
+    from .data import check
+
+    report = check(args.path, encoding=args.encoding)
+    if args.json:
+        print(json.dumps({"ok": report.ok, "stats": report.stats,
+                          "problems": [str(p) for p in report.problems],
+                          "warnings": [str(w) for w in report.warnings]}, ensure_ascii=False))
+    else:
+        print(report.format())
+    return 0 if report.ok else 1
+
+
+def _cmd_ledger(args) -> int:
+    from .ledger import FavorLedger
+    from .persistence import load_model
+
+    model = load_model(args.model) if args.ledger_command == "record" else None
+    with FavorLedger(args.db, window_days=args.window_days, limit=args.limit, model=model) as ledger:
+        if args.ledger_command == "record":
+            status = ledger.record(args.client, args.text)
+        elif args.ledger_command == "status":
+            status = ledger.status(args.client)
+        else:
+            entries = ledger.history(args.client)
+            if args.json:
+                print(json.dumps([e.to_dict() for e in entries], ensure_ascii=False))
+            else:
+                for e in entries:
+                    print(f"{e.when.isoformat(timespec='seconds')}  {e.label:<10}  {e.confidence:.2f}  {e.text}")
+            return 0
+    if args.json:
+        print(json.dumps(status.to_dict(), ensure_ascii=False))
+    else:
+        print(status.format())
+    return 0
+
+
+class _UsageError(Exception):
+    pass
+
+
+_COMMANDS = {
+    "predict": _cmd_predict,
+    "analyze": _cmd_analyze,
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "check-data": _cmd_check,
+    "ledger": _cmd_ledger,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .data import DataError
+    from .persistence import ModelLoadError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except _UsageError as error:
+        parser.error(str(error))
+    except (FileNotFoundError, IsADirectoryError, ModelLoadError, DataError, ValueError) as error:
+        print(f"boundary-nlp: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
