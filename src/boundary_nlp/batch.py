@@ -23,7 +23,7 @@ def _stdin_records() -> Iterator[tuple[int, dict]]:
         if line.startswith("{"):
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 record = None
         yield number, record if isinstance(record, dict) else {"text": line}
 
@@ -31,7 +31,9 @@ def _stdin_records() -> Iterator[tuple[int, dict]]:
 class _Writer:
     def __init__(self, output: str | None, labels: list[str]) -> None:
         self.kind = "jsonl" if output in (None, "-") or not str(output).lower().endswith(".csv") else "csv"
-        self.fh: IO[str] = sys.stdout if output in (None, "-") else open(output, "w", encoding="utf-8", newline="")
+        self.fh: IO[str] = (
+            sys.stdout if output in (None, "-") else open(output, "w", encoding="utf-8", newline="")
+        )
         self.labels = labels
         self.csv_writer = None
 
@@ -58,6 +60,14 @@ def _prevalidate(path: Path, encoding: str) -> None:
         pass
 
 
+def output_columns(labels: list[str], input_columns: list[str]) -> dict[str, str]:
+    """Names of the added columns; all get a ``pred_`` prefix if any would overwrite an
+    input column (scoring a labelled file must not destroy its gold ``label``)."""
+    names = ["label", "label_zh", "confidence", *(f"p_{label}" for label in labels), "error"]
+    prefix = "pred_" if set(names) & set(input_columns) else ""
+    return {name: prefix + name for name in names}
+
+
 def predict_file(
     model,
     input_path: str,
@@ -66,9 +76,10 @@ def predict_file(
     encoding: str = "utf-8",
     progress: bool = False,
 ) -> str:
-    """Classify every row of ``input_path`` and write input columns + label, label_zh,
-    confidence, ``p_<label>`` and ``error``. A row without usable text gets an error and
-    empty predictions; the run goes on. Returns a one-line summary."""
+    """Classify every row of ``input_path``; write its columns plus label, label_zh,
+    confidence, ``p_<label>`` and ``error`` (prefixed ``pred_`` when the input already has
+    such a column). A row without usable text gets an error and empty predictions; the run
+    goes on. Returns a one-line summary."""
     if input_path == "-":
         records: Iterator[tuple[int, dict]] = _stdin_records()
     else:
@@ -77,19 +88,22 @@ def predict_file(
         records = read_records(path, encoding)
     labels = [str(c) for c in model.classes_]
     writer = _Writer(output, labels)
+    columns: dict[str, str] | None = None
     done = failed = 0
     try:
         chunk: list[dict] = []
         for _, record in records:
+            if columns is None:
+                columns = output_columns(labels, list(record))
             chunk.append(record)
             if len(chunk) >= CHUNK:
-                failed += _score_chunk(model, chunk, text_column, labels, writer)
+                failed += _score_chunk(model, chunk, text_column, labels, columns, writer)
                 done += len(chunk)
                 chunk = []
                 if progress:
                     print(f"\rscored {done} rows", end="", file=sys.stderr, flush=True)
         if chunk:
-            failed += _score_chunk(model, chunk, text_column, labels, writer)
+            failed += _score_chunk(model, chunk, text_column, labels, columns, writer)
             done += len(chunk)
     finally:
         writer.close()
@@ -98,13 +112,17 @@ def predict_file(
     return f"scored {done} rows ({failed} with errors)"
 
 
-def _score_chunk(model, chunk: list[dict], text_column: str, labels: list[str], writer: _Writer) -> int:
+def _score_chunk(
+    model, chunk: list[dict], text_column: str, labels: list[str], columns: dict[str, str], writer: _Writer
+) -> int:
     usable = []
     errors: dict[int, str] = {}
     for position, record in enumerate(chunk):
         text = record.get(text_column)
         if not isinstance(text, str):
-            errors[position] = f"no text in column {text_column!r}" if text is None else f"{text_column!r} is not text"
+            errors[position] = (
+                f"no text in column {text_column!r}" if text is None else f"{text_column!r} is not text"
+            )
         elif not text.strip():
             errors[position] = "empty text"
         else:
@@ -112,20 +130,16 @@ def _score_chunk(model, chunk: list[dict], text_column: str, labels: list[str], 
     proba = model.predict_proba([chunk[p][text_column] for p in usable]) if usable else []
     scored = dict(zip(usable, proba))
     for position, record in enumerate(chunk):
-        out = {k: v for k, v in record.items()}
+        added = dict.fromkeys(columns.values(), "")
         if position in scored:
             row = scored[position]
             best = int(row.argmax())
-            out["label"] = labels[best]
-            out["label_zh"] = chinese_name(labels[best])
-            out["confidence"] = round(float(row[best]), 6)
+            added[columns["label"]] = labels[best]
+            added[columns["label_zh"]] = chinese_name(labels[best])
+            added[columns["confidence"]] = round(float(row[best]), 6)
             for label, value in zip(labels, row):
-                out[f"p_{label}"] = round(float(value), 6)
-            out["error"] = ""
+                added[columns[f"p_{label}"]] = round(float(value), 6)
         else:
-            out.update({"label": "", "label_zh": "", "confidence": ""})
-            out.update({f"p_{label}": "" for label in labels})
-            out["error"] = errors[position]
-        writer.write(out)
+            added[columns["error"]] = errors[position]
+        writer.write({**record, **added})
     return len(errors)
-

@@ -17,7 +17,7 @@ def _add_model_option(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="boundary-nlp",
-        description="Classify client requests: in_scope 工作范围内 / courtesy 人情帮忙 / prohibited 越界禁止.",
+        description="Classify client requests: in_scope 工作范围内 / courtesy 人情帮忙 / prohibited 越界禁止",
     )
     parser.add_argument("--version", action="version", version=f"boundary-nlp {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="classify one message, or a file of messages")
     predict.add_argument("text", nargs="?", help="the message (omit with --input)")
     predict.add_argument("--json", action="store_true", help="print JSON")
-    predict.add_argument("--input", help="batch input: .csv, .jsonl, or - for JSON lines / plain lines on stdin")
+    predict.add_argument(
+        "--input", help="batch input: .csv, .jsonl, or - for JSON lines / plain lines on stdin"
+    )
     predict.add_argument("--output", help="batch output: .csv or .jsonl (default: JSON lines on stdout)")
     predict.add_argument("--text-column", default="text", help="column holding the message (default: text)")
     predict.add_argument("--encoding", default="utf-8", help="input encoding, e.g. gb18030 (default: utf-8)")
@@ -103,8 +105,14 @@ def _cmd_predict(args) -> int:
     if args.input:
         from .batch import predict_file
 
-        summary = predict_file(model, args.input, args.output, text_column=args.text_column,
-                               encoding=args.encoding, progress=sys.stderr.isatty())
+        summary = predict_file(
+            model,
+            args.input,
+            args.output,
+            text_column=args.text_column,
+            encoding=args.encoding,
+            progress=sys.stderr.isatty(),
+        )
         print(summary, file=sys.stderr)
         return 0
     if args.text is None:
@@ -122,8 +130,10 @@ def _cmd_analyze(args) -> int:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return 0
     for number, part in enumerate(result.parts, start=1):
-        print(f"{number}. {part.text}  ->  {part.prediction.label_zh} {part.prediction.label} "
-              f"({part.prediction.confidence:.2f})")
+        print(
+            f"{number}. {part.text}  ->  {part.prediction.label_zh} {part.prediction.label} "
+            f"({part.prediction.confidence:.2f})"
+        )
     print(f"整体 overall: {result.overall.label_zh} {result.overall.label} ({result.reason})")
     return 0
 
@@ -132,8 +142,9 @@ def _cmd_train(args) -> int:
     from .persistence import save_model
     from .training import model_metadata, train, write_model_card
 
-    result = train(args.train, args.dev, args.test, refit_on_dev=not args.no_refit_dev,
-                   encoding=args.encoding, log=print)
+    result = train(
+        args.train, args.dev, args.test, refit_on_dev=not args.no_refit_dev, encoding=args.encoding, log=print
+    )
     print(f"chosen: {result.params}, uncertainty threshold {result.threshold}")
     print("\n== dev (train-only fit) ==")
     print(result.dev.format())
@@ -141,7 +152,9 @@ def _cmd_train(args) -> int:
         print("\n== test (final model) ==")
         print(result.test.format())
     out = save_model(result.model, args.out, metadata=model_metadata(result))
-    command = " ".join(["boundary-nlp", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "boundary-nlp train ..."
+    command = (
+        " ".join(["boundary-nlp", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "boundary-nlp train ..."
+    )
     card = write_model_card(args.card or Path(args.out).with_suffix(".md"), result, out, command)
     from .persistence import write_sha256
 
@@ -151,8 +164,8 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .evaluation import error_rows, evaluate
     from .data import load_dataset
+    from .evaluation import error_rows, evaluate
     from .persistence import load_model
 
     model = load_model(args.model)
@@ -178,9 +191,17 @@ def _cmd_check(args) -> int:
 
     report = check(args.path, encoding=args.encoding)
     if args.json:
-        print(json.dumps({"ok": report.ok, "stats": report.stats,
-                          "problems": [str(p) for p in report.problems],
-                          "warnings": [str(w) for w in report.warnings]}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "stats": report.stats,
+                    "problems": [str(p) for p in report.problems],
+                    "warnings": [str(w) for w in report.warnings],
+                },
+                ensure_ascii=False,
+            )
+        )
     else:
         print(report.format())
     return 0 if report.ok else 1
@@ -202,7 +223,9 @@ def _cmd_ledger(args) -> int:
                 print(json.dumps([e.to_dict() for e in entries], ensure_ascii=False))
             else:
                 for e in entries:
-                    print(f"{e.when.isoformat(timespec='seconds')}  {e.label:<10}  {e.confidence:.2f}  {e.text}")
+                    print(
+                        f"{e.when.isoformat(timespec='seconds')}  {e.label:<10}  {e.confidence:.2f}  {e.text}"
+                    )
             return 0
     if args.json:
         print(json.dumps(status.to_dict(), ensure_ascii=False))

@@ -7,6 +7,8 @@ equal the scikit-learn pipeline's (the tests compare both over the whole dataset
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,9 @@ import numpy as np
 
 from .features import CharNgrams, Segmenter, WordNgrams
 from .text import normalize
+
+VECTORIZED_MIN_TEXTS = 32
+_CODE_BITS = 21  # every code point is below 2**21, so three fit in 63 bits
 
 
 @dataclass
@@ -28,10 +33,10 @@ class Block:
     def weights(self, grams: list[str], sublinear_tf: bool) -> tuple[np.ndarray, np.ndarray]:
         counts: dict[int, int] = {}
         vocabulary = self.vocabulary
-        for gram in grams:
+        for gram, count in Counter(grams).items():
             column = vocabulary.get(gram)
             if column is not None:
-                counts[column] = counts.get(column, 0) + 1
+                counts[column] = count
         if not counts:
             return np.empty(0, dtype=np.intp), np.empty(0)
         columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
@@ -69,22 +74,18 @@ class CompiledModel:
         self.sublinear_tf = sublinear_tf
         self.segmenter = segmenter
         self._feature_names: list[str] | None = None
+        self._index: TermIndex | bool | None = None
+        self._index_lock = threading.Lock()
 
     # -- features -------------------------------------------------------------------
     def features(self, normalized: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and TF-IDF values of one normalized text."""
         word_block, char_block = self.blocks
-        wc, wv = word_block.weights(
-            self.word.from_normalized(normalized, self.segmenter), self.sublinear_tf
-        )
+        wc, wv = word_block.weights(self.word.from_normalized(normalized, self.segmenter), self.sublinear_tf)
         cc, cv = char_block.weights(self.char.from_normalized(normalized), self.sublinear_tf)
         return np.concatenate((wc, cc)), np.concatenate((wv, cv))
 
     # -- scores ---------------------------------------------------------------------
-    def decision(self, normalized: str) -> np.ndarray:
-        columns, values = self.features(normalized)
-        return values @ self.coef[columns] + self.intercept
-
     def proba_from_decision(self, decision: np.ndarray) -> np.ndarray:
         if decision.shape[-1] == 1:  # binary logistic regression
             positive = 1.0 / (1.0 + np.exp(-decision[..., 0]))
@@ -93,11 +94,69 @@ class CompiledModel:
         exp = np.exp(shifted)
         return exp / exp.sum(axis=-1, keepdims=True)
 
+    def decisions_normalized(self, texts: list[str]) -> np.ndarray:
+        """Decision values of many normalized texts, with the arithmetic done once per batch.
+
+        Terms are counted per text (in numpy for batches of ``VECTORIZED_MIN_TEXTS`` or more);
+        TF-IDF weighting, the per-block L2 norms and the product with the coefficients run
+        over the whole batch, in scikit-learn's order of operations
+        (tf -> 1 + log tf -> x idf -> / block norm -> x coef + intercept).
+        """
+        n = len(texts)
+        if n >= VECTORIZED_MIN_TEXTS and self._term_index() is not None:
+            rows, cols, counts = self._term_index().count(texts, self.segmenter)
+        else:
+            rows, cols, counts = self._count_with_dicts(texts)
+        tf = counts.astype(float)
+        if self.sublinear_tf:
+            tf = np.log(tf) + 1.0
+        idf = np.concatenate([block.idf for block in self.blocks])
+        values = tf * idf[cols]
+        seg = 2 * rows + (cols >= self.blocks[1].offset)
+        norms = np.sqrt(np.bincount(seg, weights=values * values, minlength=2 * n))
+        safe = np.where(norms > 0, norms, 1.0)
+        values = values / safe[seg]
+        weighted = self.coef[cols] * values[:, None]
+        decision = np.empty((n, self.coef.shape[1]))
+        for k in range(self.coef.shape[1]):
+            decision[:, k] = np.bincount(rows, weights=weighted[:, k], minlength=n)
+        return decision + self.intercept
+
+    def _count_with_dicts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows: list[int] = []
+        columns: list[int] = []
+        counts: list[int] = []
+        word_block, char_block = self.blocks
+        for row, text in enumerate(texts):
+            for block, grams in (
+                (word_block, self.word.from_normalized(text, self.segmenter)),
+                (char_block, self.char.from_normalized(text)),
+            ):
+                vocabulary, offset = block.vocabulary, block.offset
+                for gram, count in Counter(grams).items():
+                    column = vocabulary.get(gram)
+                    if column is not None:
+                        rows.append(row)
+                        columns.append(column + offset)
+                        counts.append(count)
+        row_array = np.asarray(rows, dtype=np.intp)
+        column_array = np.asarray(columns, dtype=np.intp)
+        # sorted by row, then column, like TermIndex.count: sums then run in the same order,
+        # so a text's probabilities do not depend on the batch it came in
+        order = np.lexsort((column_array, row_array))
+        return row_array[order], column_array[order], np.asarray(counts, dtype=np.intp)[order]
+
+    def _term_index(self) -> TermIndex | None:
+        if self._index is None:
+            with self._index_lock:
+                if self._index is None:
+                    self._index = TermIndex.build(self) or False
+        return self._index or None
+
     def predict_proba_normalized(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.empty((0, len(self.classes)))
-        decisions = np.stack([self.decision(text) for text in texts])
-        return self.proba_from_decision(decisions)
+        return self.proba_from_decision(self.decisions_normalized(texts))
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         return self.predict_proba_normalized([normalize(text) for text in texts])
@@ -184,7 +243,9 @@ def _join_terms(vocabulary: dict[str, int]) -> str:
     return "\n".join(terms)
 
 
-def compile_pipeline(features: Any, classifier: Any, sublinear_tf: bool, segmenter: Segmenter) -> CompiledModel:
+def compile_pipeline(
+    features: Any, classifier: Any, sublinear_tf: bool, segmenter: Segmenter
+) -> CompiledModel:
     """Reduce a fitted FeatureUnion(word, char) + LogisticRegression to a CompiledModel."""
     blocks = []
     offset = 0
@@ -207,3 +268,137 @@ def compile_pipeline(features: Any, classifier: Any, sublinear_tf: bool, segment
         sublinear_tf=sublinear_tf,
         segmenter=segmenter,
     )
+
+
+def _sorted_lookup(keys: list[int], columns: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    key_array = np.asarray(keys, dtype=np.uint64)
+    order = np.argsort(key_array, kind="stable")
+    return key_array[order], np.asarray(columns, dtype=np.intp)[order]
+
+
+def _find(keys: np.ndarray, columns: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``wanted`` whose key is a vocabulary key, and their columns."""
+    if len(keys) == 0 or len(wanted) == 0:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    position = np.searchsorted(keys, wanted)
+    position[position == len(keys)] = 0
+    hit = keys[position] == wanted
+    return np.flatnonzero(hit), columns[position[hit]]
+
+
+class TermIndex:
+    """Vocabularies as sorted integer keys, so a whole batch is looked up by numpy.
+
+    A character n-gram's key packs its code points (21 bits each); a word's key is its token
+    id, a word bigram's key packs two token ids. Covers word 1-2 grams and character n-grams
+    up to 3 characters; other settings use the per-text dictionaries.
+    """
+
+    def __init__(self, model: CompiledModel) -> None:
+        word_block, char_block = model.blocks
+        self.word_offset = word_block.offset
+        self.char_offset = char_block.offset
+        self.char_low, self.char_high = model.char.ngram_range
+        self.token_ids: dict[str, int] = {}
+        unigram_columns: dict[int, int] = {}
+        bigram_keys: list[int] = []
+        bigram_columns: list[int] = []
+        bigram_terms = []
+        for term, column in word_block.vocabulary.items():
+            parts = term.split(" ")
+            if len(parts) == 1:
+                unigram_columns[self._token_id(term)] = column
+            else:
+                bigram_terms.append((parts, column))
+        for (first, second), column in bigram_terms:
+            bigram_keys.append(0)
+            bigram_columns.append(column)
+            bigram_keys[-1] = (self._token_id(first), self._token_id(second))
+        self.token_count = len(self.token_ids) + 1
+        self.unigram_column = np.full(self.token_count, -1, dtype=np.intp)
+        for token, column in unigram_columns.items():
+            self.unigram_column[token] = column
+        self.bigram_keys, self.bigram_columns = _sorted_lookup(
+            [a * self.token_count + b for a, b in bigram_keys], bigram_columns
+        )
+        by_length: dict[int, tuple[list[int], list[int]]] = {}
+        for term, column in char_block.vocabulary.items():
+            key = 0
+            for char in term:
+                key = (key << _CODE_BITS) | ord(char)
+            keys, columns = by_length.setdefault(len(term), ([], []))
+            keys.append(key)
+            columns.append(column)
+        self.char_lookup = {length: _sorted_lookup(*pair) for length, pair in by_length.items()}
+
+    def _token_id(self, token: str) -> int:
+        return self.token_ids.setdefault(token, len(self.token_ids) + 1)
+
+    @classmethod
+    def build(cls, model: CompiledModel) -> TermIndex | None:
+        if tuple(model.word.ngram_range) != (1, 2) or model.char.ngram_range[1] > 3:
+            return None
+        return cls(model)
+
+    def count(self, texts: list[str], segmenter) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, column, count) of every vocabulary term in the texts, sorted by row and column."""
+        word_rows, word_cols = self._word_terms(texts, segmenter)
+        char_rows, char_cols = self._char_terms(texts)
+        rows = np.concatenate((word_rows, char_rows))
+        cols = np.concatenate((word_cols + self.word_offset, char_cols + self.char_offset))
+        width = self.char_offset + max((len(c) for _, c in self.char_lookup.values()), default=0) + 1
+        width = max(width, int(cols.max()) + 1 if len(cols) else 1)
+        unique, counts = np.unique(rows.astype(np.int64) * width + cols, return_counts=True)
+        return (unique // width).astype(np.intp), (unique % width).astype(np.intp), counts
+
+    def _word_terms(self, texts: list[str], segmenter) -> tuple[np.ndarray, np.ndarray]:
+        get = self.token_ids.get
+        ids: list[int] = []
+        lengths: list[int] = []
+        for text in texts:
+            tokens = segmenter.cut(text)
+            ids.extend([get(token, 0) for token in tokens])
+            lengths.append(len(tokens))
+        token = np.asarray(ids, dtype=np.int64)
+        row = np.repeat(np.arange(len(texts), dtype=np.intp), lengths)
+        columns = self.unigram_column[token]
+        keep = columns >= 0
+        rows_out = [row[keep]]
+        cols_out = [columns[keep]]
+        if len(token) > 1:
+            same = row[:-1] == row[1:]
+            pair = token[:-1] * self.token_count + token[1:]
+            known = same & (token[:-1] > 0) & (token[1:] > 0)
+            where = np.flatnonzero(known)
+            hits, columns = _find(self.bigram_keys, self.bigram_columns, pair[where].astype(np.uint64))
+            rows_out.append(row[where[hits]])
+            cols_out.append(columns)
+        return np.concatenate(rows_out), np.concatenate(cols_out)
+
+    def _char_terms(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        # one array of code points for the batch, a 0 between texts (normalized text has none)
+        joined = "\x00".join(texts) + "\x00"
+        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+        row = np.cumsum(codes == 0) - (codes == 0)
+        rows_out = []
+        cols_out = []
+        total = len(codes)
+        for length in range(self.char_low, self.char_high + 1):
+            if length not in self.char_lookup or total < length:
+                continue
+            count = total - length + 1
+            key = codes[:count].copy()
+            valid = codes[:count] != 0
+            for shift in range(1, length):
+                part = codes[shift : shift + count]
+                key = (key << np.uint64(_CODE_BITS)) | part
+                valid &= part != 0
+            if length == 1:
+                valid &= codes[:count] != 32  # the all-space gram " " is skipped
+            where = np.flatnonzero(valid)
+            hits, columns = _find(*self.char_lookup[length], key[where])
+            rows_out.append(row[where[hits]])
+            cols_out.append(columns)
+        if not rows_out:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+        return np.concatenate(rows_out).astype(np.intp), np.concatenate(cols_out)

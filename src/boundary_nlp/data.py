@@ -51,7 +51,9 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
                     if codecs.lookup(encoding).name == "utf-8"
                     else f"it is not valid {encoding}; check the encoding"
                 )
-                raise DataError(path, number, f"cannot decode line as {encoding} ({error.reason}); {hint}") from None
+                raise DataError(
+                    path, number, f"cannot decode line as {encoding} ({error.reason}); {hint}"
+                ) from None
 
 
 def read_records(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int, dict]]:
@@ -80,6 +82,8 @@ def _jsonl_records(path: Path, encoding: str) -> Iterator[tuple[int, dict]]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise DataError(path, number, f"not valid JSON ({error.msg}, column {error.colno})") from None
+        except (ValueError, RecursionError) as error:  # nesting too deep, integer too long
+            raise DataError(path, number, f"not usable JSON ({type(error).__name__}: {error})") from None
         if not isinstance(record, dict):
             raise DataError(path, number, f"expected a JSON object, got {type(record).__name__}")
         yield number, record
@@ -92,6 +96,8 @@ def _csv_records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[in
         header = next(reader)
     except StopIteration:
         raise DataError(path, None, "the file is empty; expected a header row") from None
+    except DataError as error:
+        raise DataError(path, 0, f"header: {error.message}") from None
     except csv.Error as error:
         raise DataError(path, 0, f"cannot parse the header ({error})") from None
     header = [name.strip() for name in header]
@@ -103,6 +109,8 @@ def _csv_records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[in
             row = next(reader)
         except StopIteration:
             return
+        except DataError as error:  # an undecodable line: name the data row, and the line
+            raise DataError(path, number + 1, f"(file line {error.row}) {error.message}") from None
         except csv.Error as error:
             raise DataError(path, number + 1, f"cannot parse CSV ({error})") from None
         number += 1
@@ -110,7 +118,10 @@ def _csv_records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[in
             continue
         if len(row) != len(header):
             raise DataError(
-                path, number, f"has {len(row)} fields, the header has {len(header)}; quote texts that contain '{delimiter}'"
+                path,
+                number,
+                f"has {len(row)} fields, the header has {len(header)}; "
+                f"quote texts that contain '{delimiter}'",
             )
         yield number, dict(zip(header, row))
 
@@ -154,7 +165,11 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}, row {self.row}: {self.message}" if self.row is not None else f"{self.path}: {self.message}"
+        return (
+            f"{self.path}, row {self.row}: {self.message}"
+            if self.row is not None
+            else f"{self.path}: {self.message}"
+        )
 
 
 @dataclass
@@ -173,8 +188,15 @@ class CheckReport:
         lines = [f"checked {self.stats.get('rows', 0)} rows in {len(self.stats.get('files', []))} file(s)"]
         for split, counts in self.stats.get("labels", {}).items():
             lines.append(f"  {split}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
-        for key in ("short_share", "long_share", "traditional_share", "latin_share", "multi_ask_share",
-                    "cross_split_near_twin_share", "train_near_twin_share"):
+        for key in (
+            "short_share",
+            "long_share",
+            "traditional_share",
+            "latin_share",
+            "multi_ask_share",
+            "cross_split_near_twin_share",
+            "train_near_twin_share",
+        ):
             if key in self.stats:
                 lines.append(f"  {key}: {self.stats[key]:.2%}")
         for warning in self.warnings:
@@ -193,7 +215,9 @@ def _trigrams(text: str) -> frozenset[str]:
 
 
 def near_twins(
-    queries: list[frozenset[str]], pool: list[frozenset[str]], threshold: float = NEAR_TWIN_JACCARD,
+    queries: list[frozenset[str]],
+    pool: list[frozenset[str]],
+    threshold: float = NEAR_TWIN_JACCARD,
     same: bool = False,
 ) -> dict[int, tuple[int, float]]:
     """For each query index with a pool member of trigram Jaccard >= threshold: (pool index, score).
@@ -260,7 +284,9 @@ def check(
         if rows[split]:
             missing = [c for c in REQUIRED_COLUMNS if c not in rows[split][0][1]]
             if missing:
-                report.problems.append(Problem(str(file), 0, f"missing columns {missing}; need {list(REQUIRED_COLUMNS)}"))
+                report.problems.append(
+                    Problem(str(file), 0, f"missing columns {missing}; need {list(REQUIRED_COLUMNS)}")
+                )
         else:
             report.problems.append(Problem(str(file), None, "has no data rows"))
 
@@ -284,18 +310,24 @@ def check(
                 report.problems.append(Problem(name, number, "empty or whitespace-only text"))
                 continue
             if label not in allowed:
-                report.problems.append(Problem(name, number, f"label {label!r} is not one of {sorted(allowed)}"))
+                report.problems.append(
+                    Problem(name, number, f"label {label!r} is not one of {sorted(allowed)}")
+                )
             key = text.strip()
             if key in seen_text:
                 other = seen_text[key]
-                report.problems.append(Problem(name, number, f"exact duplicate of {other[0]}, row {other[1]}"))
+                report.problems.append(
+                    Problem(name, number, f"exact duplicate of {other[0]}, row {other[1]}")
+                )
             else:
                 seen_text[key] = (name, number)
             row_id = record.get("id")
             if row_id is not None:
                 if row_id in seen_id:
                     other = seen_id[row_id]
-                    report.problems.append(Problem(name, number, f"duplicate id {row_id!r} (also {other[0]}, row {other[1]})"))
+                    report.problems.append(
+                        Problem(name, number, f"duplicate id {row_id!r} (also {other[0]}, row {other[1]})")
+                    )
                 else:
                     seen_id[row_id] = (name, number)
             total += 1
@@ -336,10 +368,14 @@ def _check_near_twins(report, rows, file_of, max_train_share, max_cross_share) -
         twins = near_twins([_trigrams(r["text"]) for _, r in records], train_grams)
         for q, (p, score) in sorted(twins.items()):
             cross += 1
-            cross_found.append(Problem(
-                str(file_of[split]), records[q][0],
-                f"near-twin of {file_of['train']}, row {train[p][0]} (trigram Jaccard {score:.2f}): a leak between splits",
-            ))
+            cross_found.append(
+                Problem(
+                    str(file_of[split]),
+                    records[q][0],
+                    f"near-twin of {file_of['train']}, row {train[p][0]} "
+                    f"(trigram Jaccard {score:.2f}): a leak between splits",
+                )
+            )
     if cross_total:
         share = cross / cross_total
         report.stats["cross_split_near_twin_share"] = share
@@ -348,12 +384,21 @@ def _check_near_twins(report, rows, file_of, max_train_share, max_cross_share) -
     share = len(inner) / len(train) if train else 0.0
     report.stats["train_near_twin_share"] = share
     found = [
-        Problem(str(file_of["train"]), train[q][0], f"near-twin of row {train[p][0]} (trigram Jaccard {score:.2f})")
+        Problem(
+            str(file_of["train"]),
+            train[q][0],
+            f"near-twin of row {train[p][0]} (trigram Jaccard {score:.2f})",
+        )
         for q, (p, score) in sorted(inner.items())
     ]
     if share > max_train_share:
         report.problems.extend(found)
-        report.problems.append(Problem(str(file_of["train"]), None, f"{share:.1%} of train rows have a near-twin in train (limit {max_train_share:.0%})"))
+        report.problems.append(
+            Problem(
+                str(file_of["train"]),
+                None,
+                f"{share:.1%} of train rows have a near-twin in train (limit {max_train_share:.0%})",
+            )
+        )
     else:
         report.warnings.extend(found)
-

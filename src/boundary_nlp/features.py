@@ -18,14 +18,9 @@ class Segmenter(Protocol):
 
 
 def _ngrams(items: list[str], low: int, high: int, joiner: str) -> list[str]:
-    grams: list[str] = []
-    count = len(items)
-    for n in range(low, high + 1):
-        if n == 1:
-            grams.extend(items)
-            continue
-        for start in range(count - n + 1):
-            grams.append(joiner.join(items[start : start + n]))
+    grams: list[str] = list(items) if low <= 1 <= high else []
+    for n in range(max(low, 2), high + 1):
+        grams.extend(joiner.join(items[start : start + n]) for start in range(len(items) - n + 1))
     return grams
 
 
@@ -64,10 +59,10 @@ class CharNgrams:
         grams: list[str] = []
         length = len(text)
         for n in range(low, high + 1):
-            for start in range(length - n + 1):
-                gram = text[start : start + n]
-                if not gram.isspace():
-                    grams.append(gram)
+            grams.extend([text[start : start + n] for start in range(length - n + 1)])
+        # normalized text has single spaces only, so " " is the only all-space gram possible
+        if low == 1 and " " in text:
+            grams = [gram for gram in grams if gram != " "]
         return grams
 
     def __call__(self, text: str) -> list[str]:
@@ -89,9 +84,7 @@ def build_feature_union(
     from sklearn.pipeline import FeatureUnion
 
     def vectorizer(analyzer: Any) -> TfidfVectorizer:
-        return TfidfVectorizer(
-            analyzer=analyzer, min_df=min_df, sublinear_tf=sublinear_tf, dtype=np.float64
-        )
+        return TfidfVectorizer(analyzer=analyzer, min_df=min_df, sublinear_tf=sublinear_tf, dtype=np.float64)
 
     return FeatureUnion(
         [

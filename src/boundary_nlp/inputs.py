@@ -23,9 +23,7 @@ def as_texts(texts: str | Iterable[str]) -> list[str]:
     out = list(texts)
     for position, text in enumerate(out):
         if not isinstance(text, str):
-            raise TypeError(
-                f"text at position {position} is {type(text).__name__}, not str: {text!r:.60}"
-            )
+            raise TypeError(f"text at position {position} is {type(text).__name__}, not str: {text!r:.60}")
     return out
 
 

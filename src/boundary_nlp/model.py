@@ -111,7 +111,7 @@ class BoundaryClassifier(PredictorMixin, ClassifierMixin, BaseEstimator):
 
     def __getstate__(self) -> dict:
         # the compiled arrays duplicate the pipeline's; they are rebuilt on first use
-        state = super().__getstate__()
+        state = dict(super().__getstate__())
         state.pop("compiled_", None)
         return state
 

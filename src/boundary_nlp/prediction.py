@@ -20,7 +20,7 @@ class Evidence:
     """A term found in the message and how much it pushed toward the predicted label."""
 
     term: str
-    kind: str  # "word" (jieba word or word bigram) or "char" (character n-gram)
+    kind: str  # "word" (jieba word or bigram), "char" (character n-gram) or "word+char"
     weight: float
 
 
@@ -50,13 +50,29 @@ class Prediction:
             "uncertain": self.uncertain,
             "threshold": self.threshold,
             "truncated": self.truncated,
-            "evidence": [
-                {"term": e.term, "kind": e.kind, "weight": e.weight} for e in self.evidence
-            ],
+            "evidence": [{"term": e.term, "kind": e.kind, "weight": e.weight} for e in self.evidence],
             "advice": None
             if self.advice is None
             else {"action": self.advice.action, "reply": self.advice.reply},
         }
+
+
+def _top_evidence(contributions: list[tuple[str, str, float]], count: int) -> tuple[Evidence, ...]:
+    """The terms pushing hardest toward the label; a term found as a word and as characters
+    is shown once, with both pushes added (kind ``"word+char"``)."""
+    merged: dict[str, tuple[set[str], float]] = {}
+    for kind, term, weight in contributions:
+        kinds, total = merged.get(term, (set(), 0.0))
+        merged[term] = (kinds | {kind}, total + weight)
+    ranked = sorted(
+        (
+            (term, "+".join(sorted(kinds, reverse=True)), total)
+            for term, (kinds, total) in merged.items()
+            if total > 0
+        ),
+        key=lambda item: (-item[2], item[0]),
+    )
+    return tuple(Evidence(term, kind, weight) for term, kind, weight in ranked[:count])
 
 
 class PredictorMixin:
@@ -94,9 +110,7 @@ class PredictorMixin:
         if threshold is None:
             threshold = self.uncertainty_threshold
         uncertain = not normalized or (threshold is not None and confidence < threshold)
-        pushes = [c for c in compiled.contributions(normalized, index) if c[2] > 0]
-        pushes.sort(key=lambda c: (-c[2], c[1]))
-        evidence = tuple(Evidence(term, kind, weight) for kind, term, weight in pushes[:evidence_terms])
+        evidence = _top_evidence(compiled.contributions(normalized, index), evidence_terms)
         return Prediction(
             label=label,
             confidence=confidence,

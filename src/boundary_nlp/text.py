@@ -121,10 +121,7 @@ class JiebaSegmenter:
         return f"JiebaSegmenter(userdict={self.userdict!r}, hmm={self.hmm!r})"
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, JiebaSegmenter)
-            and (self.userdict, self.hmm) == (other.userdict, other.hmm)
-        )
+        return isinstance(other, JiebaSegmenter) and (self.userdict, self.hmm) == (other.userdict, other.hmm)
 
     def __hash__(self) -> int:
         return hash((self.userdict, self.hmm))

@@ -94,8 +94,13 @@ def train(
     for point in _grid_points(grid or DEFAULT_GRID):
         candidate = BoundaryClassifier(**point).fit(train_texts, train_labels)
         evaluation = evaluate(candidate, dev_texts, dev_labels)
-        search.append({"params": point, "macro_f1": evaluation.macro_f1,
-                       "prohibited_recall": evaluation.recall.get(TIE_BREAK_LABEL)})
+        search.append(
+            {
+                "params": point,
+                "macro_f1": evaluation.macro_f1,
+                "prohibited_recall": evaluation.recall.get(TIE_BREAK_LABEL),
+            }
+        )
         log(f"  {point}: dev macro-F1 {evaluation.macro_f1:.4f}")
         if best is None or _score(evaluation) > _score(best[1]):
             best = (point, evaluation, candidate)
@@ -119,8 +124,14 @@ def train(
         counts["test"] = _count(test_labels)
         hashes["test"] = file_sha256(test_path)
     return TrainResult(
-        model=model, params=params, dev=dev_evaluation, test=test_evaluation, search=search,
-        threshold=threshold, data_sha256=hashes, counts=counts,
+        model=model,
+        params=params,
+        dev=dev_evaluation,
+        test=test_evaluation,
+        search=search,
+        threshold=threshold,
+        data_sha256=hashes,
+        counts=counts,
         refit_on="train+dev" if refit_on_dev else "train",
     )
 
@@ -166,12 +177,17 @@ def write_model_card(path: str | Path, result: TrainResult, model_path: str | Pa
         "",
         "## Data",
         "| split | " + " | ".join(sorted({k for c in result.counts.values() for k in c})) + " | sha256 |",
-        "| --- | " + " | ".join("---" for _ in sorted({k for c in result.counts.values() for k in c})) + " | --- |",
+        "| --- | "
+        + " | ".join("---" for _ in sorted({k for c in result.counts.values() for k in c}))
+        + " | --- |",
     ]
     labels = sorted({k for c in result.counts.values() for k in c})
     for split, counts in result.counts.items():
-        lines.append(f"| {split} | " + " | ".join(str(counts.get(label, 0)) for label in labels)
-                     + f" | `{result.data_sha256[split][:16]}…` |")
+        lines.append(
+            f"| {split} | "
+            + " | ".join(str(counts.get(label, 0)) for label in labels)
+            + f" | `{result.data_sha256[split][:16]}…` |"
+        )
     lines += [
         "",
         f"The final model is fitted on {result.refit_on}; parameters and the uncertainty",
@@ -186,7 +202,13 @@ def write_model_card(path: str | Path, result: TrainResult, model_path: str | Pa
     for key, value in sorted(result.params.items()):
         lines.append(f"- `{key}` = `{value}`")
     lines.append(f"- uncertainty threshold (abstain on at most 10% of dev) = `{result.threshold}`")
-    lines += ["", "Search on dev:", "", "| params | dev macro-F1 | dev prohibited recall |", "| --- | --- | --- |"]
+    lines += [
+        "",
+        "Search on dev:",
+        "",
+        "| params | dev macro-F1 | dev prohibited recall |",
+        "| --- | --- | --- |",
+    ]
     for row in result.search:
         recall = row["prohibited_recall"]
         recall_text = f"{recall:.4f}" if recall is not None else "-"
@@ -212,4 +234,3 @@ def write_model_card(path: str | Path, result: TrainResult, model_path: str | Pa
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
-

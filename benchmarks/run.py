@@ -1,0 +1,903 @@
+"""Benchmark boundary-nlp against a naive jieba + TF-IDF + LogisticRegression stack and fastText.
+
+One run measures everything side by side on this machine and writes BENCHMARKS.md:
+
+    python benchmarks/run.py            # the full run (about 10-20 minutes on 2 cores)
+    python benchmarks/run.py --quick    # a smoke run: fewer repeats, subsampled public sets
+
+Every figure in the report is measured by the run that writes it; the only numbers read from
+elsewhere are the reference accuracies of the public datasets, parsed from their README and
+labelled as such. See benchmarks/README.md for what each figure means.
+
+This file keeps its top-level imports to the standard library: the naive stack's pickled
+pipeline refers to :func:`jieba_lcut` here, so its cold-start subprocess imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import importlib
+import inspect
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+SRC = ROOT / "src"
+DATASETS = ROOT / "datasets"
+DEFAULT_EXTERNAL = ROOT.parent / "shared" / "external"
+PROBE = "开完会顺便帮我取个快递"
+PROHIBITED = "prohibited"
+REPRODUCE = "python benchmarks/run.py"
+
+FULL = {
+    "cold_runs": 7,
+    "latency_messages": 2000,
+    "latency_batches": 5,
+    "bulk_messages": 20000,
+    "bulk_runs": 3,
+    "public_subsample": None,
+}
+QUICK = {
+    "cold_runs": 3,
+    "latency_messages": 300,
+    "latency_batches": 3,
+    "bulk_messages": 3000,
+    "bulk_runs": 1,
+    "public_subsample": 1500,
+}
+
+
+def jieba_lcut(text: str) -> list[str]:
+    """``jieba.lcut`` (default mode, HMM on) under a module-level name, so a pipeline pickles.
+
+    ``jieba.lcut`` itself is a bound method of jieba's Tokenizer, which holds an RLock and
+    cannot be pickled; a user of the naive stack needs a wrapper like this one in a module.
+    """
+    import jieba
+
+    return jieba.lcut(text)
+
+
+def fasttext_line(text: str) -> str:
+    """jieba tokens (default cut) joined by spaces, whitespace tokens dropped (one line)."""
+    import jieba
+
+    return " ".join(token for token in jieba.lcut(text) if token.strip())
+
+
+# -- small helpers ------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def child_env(pycache: Path) -> dict[str, str]:
+    """Environment of the measured subprocesses.
+
+    The checkout's ``src`` comes first on the path. Bytecode is cached in ``pycache`` (a
+    temporary folder, so nothing is written into src/) instead of being recompiled on every
+    start when PYTHONDONTWRITEBYTECODE is set: that is how an installed package starts.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_child(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+    """Wall time of one subprocess, from spawn to exit, and its stdout."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv!r} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return elapsed, done.stdout
+
+
+def python_child(code: str, *args: str) -> list[str]:
+    return [sys.executable, "-c", code, *args]
+
+
+def harness_module() -> Any:
+    """This file as the importable module ``run`` (not ``__main__``), for pickled references."""
+    if __name__ != "__main__":
+        return sys.modules[__name__]
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.insert(0, str(BENCH_DIR))
+    return importlib.import_module("run")
+
+
+def file_mb(path: Path) -> float:
+    return path.stat().st_size / 1e6
+
+
+def accepts_n_jobs(function: Any) -> bool:
+    try:
+        return "n_jobs" in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def dist_version(name: str) -> str:
+    try:
+        return importlib_metadata.version(name)
+    except importlib_metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def fasttext_distribution() -> str:
+    names = importlib_metadata.packages_distributions().get("fasttext", [])
+    return ", ".join(f"{n} {dist_version(n)}" for n in sorted(set(names))) or "unknown"
+
+
+# -- the machine --------------------------------------------------------------------------
+
+
+def machine_info() -> dict[str, Any]:
+    import numpy as np
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    blas = "unknown"
+    try:
+        from threadpoolctl import threadpool_info
+
+        infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        blas = "; ".join(
+            f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
+            f"{i.get('num_threads')} threads)"
+            for i in infos
+        ) or "none found"
+    except ImportError:
+        pass
+    env_keys = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                "MKL_NUM_THREADS", "PYTHONDONTWRITEBYTECODE")
+    import boundary_nlp
+
+    return {
+        "cpu": cpu,
+        "cores": f"{os.cpu_count()} logical, {usable} usable",
+        "memory": memory,
+        "os": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "numpy": np.__version__,
+        "scikit-learn": dist_version("scikit-learn"),
+        "scipy": dist_version("scipy"),
+        "jieba": dist_version("jieba"),
+        "joblib": dist_version("joblib"),
+        "fastText binding": fasttext_distribution(),
+        "boundary-nlp": boundary_nlp.__version__,
+        "BLAS (threadpoolctl)": blas,
+        "environment": ", ".join(f"{k}={os.environ.get(k, '(unset)')}" for k in env_keys),
+    }
+
+
+def checkout_info(model_path: Path) -> dict[str, str]:
+    """Commit (read from .git, no git process), a digest of src/ and of the shipped model."""
+    commit = "unknown"
+    try:
+        head = (ROOT / ".git" / "HEAD").read_text().strip()
+        if head.startswith("ref: "):
+            ref = head[5:]
+            ref_file = ROOT / ".git" / ref
+            if ref_file.is_file():
+                commit = f"{ref_file.read_text().strip()} ({ref.removeprefix('refs/heads/')})"
+            else:
+                packed = ROOT / ".git" / "packed-refs"
+                for line in packed.read_text().splitlines() if packed.is_file() else []:
+                    if line.endswith(" " + ref):
+                        commit = f"{line.split()[0]} ({ref.removeprefix('refs/heads/')})"
+        else:
+            commit = head
+    except OSError:
+        pass
+    digest = hashlib.sha256()
+    for path in sorted((SRC / "boundary_nlp").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(SRC)).encode() + b"\0" + path.read_bytes())
+    model_digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    return {
+        "commit": commit + " (the working tree may differ: see the src digest)",
+        "src digest": f"sha256 {digest.hexdigest()[:16]} over src/boundary_nlp",
+        "shipped model": f"{model_path.name}, sha256 {model_digest[:16]}",
+    }
+
+
+# -- data ---------------------------------------------------------------------------------
+
+
+def read_reference_figures(readme: Path) -> dict[str, dict[str, str]]:
+    """The reference accuracies from the public datasets' README table (not measured here)."""
+    figures: dict[str, dict[str, str]] = {}
+    if not readme.is_file():
+        return figures
+    for line in readme.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not re.match(r"^[\d.]+$", cells[1]):
+            continue
+        key = "waimai" if cells[0].lower().startswith("waimai") else "thucnews"
+        figures[key] = {"protocol": cells[0], "word_svc": cells[1], "char_svc": cells[2],
+                        "fasttext": cells[3]}
+    return figures
+
+
+def read_thucnews(path: Path, names: list[str]) -> tuple[list[str], list[str]]:
+    texts, labels = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        title, label = line.rsplit("\t", 1)
+        texts.append(title)
+        labels.append(names[int(label)] if names else label)
+    return texts, labels
+
+
+# -- the three stacks ---------------------------------------------------------------------
+
+
+def build_naive() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    features = FeatureUnion(
+        [
+            ("word", TfidfVectorizer(tokenizer=harness_module().jieba_lcut, token_pattern=None,
+                                     ngram_range=(1, 2))),
+            ("char", TfidfVectorizer(analyzer="char", ngram_range=(1, 3))),
+        ]
+    )
+    return Pipeline([("features", features), ("classifier", LogisticRegression())])
+
+
+def train_fasttext(texts: list[str], labels: list[str], folder: Path) -> tuple[Any, float]:
+    """fastText on jieba-segmented lines, wordNgrams=2, the binding's other defaults."""
+    import fasttext
+
+    start = time.perf_counter()
+    train_file = folder / "fasttext-train.txt"
+    with open(train_file, "w", encoding="utf-8") as fh:
+        for text, label in zip(texts, labels, strict=True):
+            fh.write(f"__label__{label} {fasttext_line(text)}\n")
+    model = fasttext.train_supervised(str(train_file), wordNgrams=2, verbose=0)
+    return model, time.perf_counter() - start
+
+
+def fasttext_labels(model: Any, texts: list[str]) -> list[str]:
+    predicted, _ = model.predict([fasttext_line(t) for t in texts], k=1)
+    return [p[0].removeprefix("__label__") for p in predicted]
+
+
+def quality(gold: list[str], predicted: list[str]) -> dict[str, float]:
+    from boundary_nlp.evaluation import evaluate_predictions
+
+    labels = sorted(set(gold) | set(predicted))
+    evaluation = evaluate_predictions(list(gold), [str(p) for p in predicted], labels)
+    return {
+        "macro_f1": evaluation.macro_f1,
+        "prohibited_recall": evaluation.recall.get(PROHIBITED, float("nan")),
+        "accuracy": evaluation.accuracy,
+    }
+
+
+# -- measurements -------------------------------------------------------------------------
+
+
+def latency(function: Any, messages: list[Any], batches: int) -> dict[str, Any]:
+    """p50/p99 of single-message calls: median over ``batches`` passes, after a warm-up pass."""
+    import numpy as np
+
+    for message in messages:
+        function(message)
+    p50s, p99s = [], []
+    for _ in range(batches):
+        gc.collect()
+        times = np.empty(len(messages))
+        for i, message in enumerate(messages):
+            start = time.perf_counter_ns()
+            function(message)
+            times[i] = time.perf_counter_ns() - start
+        p50s.append(float(np.percentile(times, 50)) / 1e6)
+        p99s.append(float(np.percentile(times, 99)) / 1e6)
+    return {"p50_ms": median(p50s), "p99_ms": median(p99s), "p50_runs": p50s, "p99_runs": p99s}
+
+
+def throughput(function: Any, texts: list[str], runs: int) -> tuple[dict[str, Any], Any]:
+    rates, output = [], None
+    for _ in range(runs):
+        gc.collect()
+        start = time.perf_counter()
+        output = function(texts)
+        rates.append(len(texts) / (time.perf_counter() - start))
+    return {"rate": median(rates), "runs": rates}, output
+
+
+COLD_CODE = {
+    "interpreter": "pass",
+    "boundary": (
+        "from boundary_nlp import load_model\n"
+        "model = load_model()\n"
+        "model.predict_proba([{probe!r}])\n"
+    ),
+    "naive_bare": (
+        "import jieba\n"
+        "jieba.initialize()\n"
+        "import joblib\n"
+        "import sklearn.pipeline, sklearn.feature_extraction.text, sklearn.linear_model\n"
+    ),
+    "naive": (
+        "import sys\n"
+        "sys.path.insert(0, {bench!r})\n"
+        "import jieba\n"
+        "jieba.initialize()\n"
+        "import joblib\n"
+        "pipeline = joblib.load({naive_path!r})\n"
+        "pipeline.predict_proba([{probe!r}])\n"
+    ),
+    "fasttext": (
+        "import jieba\n"
+        "jieba.initialize()\n"
+        "import fasttext\n"
+        "model = fasttext.load_model({fasttext_path!r})\n"
+        "model.predict(' '.join(t for t in jieba.lcut({probe!r}) if t.strip()), k=-1)\n"
+    ),
+}
+
+MEMORY_CODE = {
+    "boundary": (
+        "import json, resource, sys\n"
+        "from boundary_nlp import load_model\n"
+        "texts = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+        "model = load_model()\n"
+        "model.predict_proba(texts{extra})\n"
+    ),
+    "naive": (
+        "import json, resource, sys\n"
+        "sys.path.insert(0, {bench!r})\n"
+        "import joblib\n"
+        "texts = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+        "pipeline = joblib.load({naive_path!r})\n"
+        "pipeline.predict_proba(texts)\n"
+    ),
+    "fasttext": (
+        "import json, resource, sys\n"
+        "import fasttext, jieba\n"
+        "texts = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+        "model = fasttext.load_model({fasttext_path!r})\n"
+        "model.predict([' '.join(t for t in jieba.lcut(x) if t.strip()) for x in texts], k=-1)\n"
+    ),
+}
+MEMORY_TAIL = (
+    "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')] or ['0']\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+    "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, hwm[0])\n"
+)
+# Linux keeps a process's ru_maxrss across fork + exec, so a child of this (large) harness
+# process would report the harness's own peak. A small launcher in between resets it: the
+# measured process inherits the launcher's few MiB, below its own peak.
+LAUNCHER = "import subprocess, sys\nsys.exit(subprocess.run(sys.argv[1:]).returncode)\n"
+
+
+def cli_command() -> tuple[list[str], str]:
+    script = Path(sys.executable).with_name("boundary-nlp")
+    if script.is_file():
+        return [str(script), "predict", PROBE], f"{script.name} predict {PROBE}"
+    return ([sys.executable, "-m", "boundary_nlp.cli", "predict", PROBE],
+            f"python -m boundary_nlp.cli predict {PROBE}")
+
+
+def cold_starts(commands: dict[str, list[str]], runs: int, env: dict[str, str]) -> dict[str, list[float]]:
+    """Each command once untimed (fills the bytecode and jieba caches), then ``runs`` rounds,
+    the commands interleaved within a round so that drift in machine speed hits all alike."""
+    for name, argv in commands.items():
+        log(f"  warm-up: {name}")
+        run_child(argv, env)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for round_number in range(runs):
+        for name, argv in commands.items():
+            times[name].append(run_child(argv, env)[0])
+        log(f"  round {round_number + 1}/{runs}: "
+            + ", ".join(f"{n} {t[-1]:.2f}s" for n, t in times.items()))
+    return times
+
+
+def peak_memory(code: str, texts_file: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """ru_maxrss of a fresh process, the largest ru_maxrss among its children, and its VmHWM
+    (Linux's own peak-RSS figure, a cross-check), in MiB."""
+    argv = python_child(LAUNCHER, *python_child(code + MEMORY_TAIL, str(texts_file)))
+    _, out = run_child(argv, env)
+    own, children, hwm = (int(v) for v in out.split()[-3:])
+    return own / 1024, children / 1024, hwm / 1024
+
+
+# -- public datasets ----------------------------------------------------------------------
+
+
+def public_benchmarks(external: Path, subsample: int | None) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    from boundary_nlp import load_dataset
+    from boundary_nlp.model import BoundaryClassifier
+
+    results: dict[str, Any] = {"references": read_reference_figures(external / "README.md")}
+    waimai_path = external / "waimai_10k.csv"
+    if waimai_path.is_file():
+        texts, labels = load_dataset(waimai_path, text_column="review", label_column="label")
+        x, y = np.asarray(texts, dtype=object), np.asarray(labels)
+        rows = len(x)
+        if subsample and subsample < len(x):
+            x, _, y, _ = train_test_split(x, y, train_size=subsample, stratify=y, random_state=0)
+        log(f"waimai_10k: {len(x)} of {rows} rows, stratified 5-fold CV, BoundaryClassifier()")
+        start = time.perf_counter()
+        folds = []
+        for number, (train_index, test_index) in enumerate(
+            StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(x, y), start=1
+        ):
+            model = BoundaryClassifier().fit(list(x[train_index]), list(y[train_index]))
+            predicted = model.predict(list(x[test_index]))
+            folds.append(float(np.mean(predicted == y[test_index])))
+            log(f"  fold {number}: accuracy {folds[-1]:.4f}")
+        results["waimai"] = {
+            "rows": len(x), "rows_total": rows, "folds": folds, "accuracy": float(np.mean(folds)),
+            "sd": float(np.std(folds)), "seconds": time.perf_counter() - start,
+        }
+    thuc = external / "thucnews_titles"
+    if (thuc / "dev.txt").is_file() and (thuc / "test.txt").is_file():
+        names_file = thuc / "class.txt"
+        names = names_file.read_text(encoding="utf-8").split() if names_file.is_file() else []
+        train_texts, train_labels = read_thucnews(thuc / "dev.txt", names)
+        test_texts, test_labels = read_thucnews(thuc / "test.txt", names)
+        sizes = (len(train_texts), len(test_texts))
+        if subsample and subsample < len(train_texts):
+            train_texts, _, train_labels, _ = train_test_split(
+                train_texts, train_labels, train_size=subsample, stratify=train_labels, random_state=0)
+            test_texts, _, test_labels, _ = train_test_split(
+                test_texts, test_labels, train_size=subsample, stratify=test_labels, random_state=0)
+        log(f"THUCNews titles: train {len(train_texts)} (dev.txt), test {len(test_texts)} (test.txt)")
+        start = time.perf_counter()
+        model = BoundaryClassifier().fit(train_texts, train_labels)
+        fit_seconds = time.perf_counter() - start
+        predicted = model.predict(test_texts)
+        accuracy = float(np.mean(predicted == np.asarray(test_labels)))
+        log(f"  accuracy {accuracy:.4f} (fit {fit_seconds:.1f}s)")
+        results["thucnews"] = {
+            "train": len(train_texts), "test": len(test_texts), "full_sizes": sizes, "accuracy": accuracy,
+            "fit_seconds": fit_seconds, "seconds": time.perf_counter() - start,
+        }
+    return results
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+def measure(settings: dict[str, Any], external: Path, work: Path) -> dict[str, Any]:
+    import random
+
+    import jieba
+    import joblib
+    import numpy as np
+
+    from boundary_nlp import load_dataset, load_model
+    from boundary_nlp.model import BoundaryClassifier
+
+    results: dict[str, Any] = {"settings": settings}
+    jieba.setLogLevel(30)
+    train_texts, train_labels = load_dataset(DATASETS / "train.csv")
+    dev_texts, _ = load_dataset(DATASETS / "dev.csv")
+    test_texts, test_labels = load_dataset(DATASETS / "test.csv")
+    corpus = train_texts + dev_texts + test_texts
+    results["data"] = {"train": len(train_texts), "dev": len(dev_texts), "test": len(test_texts)}
+    shipped = load_model()
+    results["machine"] = machine_info()
+    results["checkout"] = {**checkout_info(Path(shipped.path)), "model path": str(shipped.path)}
+
+    # -- training on train.csv, quality on test.csv ---------------------------------------
+    chosen = dict(shipped.metadata.get("chosen_params") or {})
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in chosen.items()}
+    results["chosen_params"] = chosen
+    log("warm-up: jieba dictionaries (excluded from the training times)")
+    jieba.initialize()
+    BoundaryClassifier().fit(train_texts[:40], train_labels[:40])  # loads its segmenter
+
+    log(f"fit boundary-nlp BoundaryClassifier(**{chosen}) on train")
+    start = time.perf_counter()
+    boundary = BoundaryClassifier(**params).fit(train_texts, train_labels)
+    boundary_fit = time.perf_counter() - start
+    boundary_path = boundary.save(work / "boundary-train.joblib")
+
+    log("fit the naive stack on train")
+    naive = build_naive()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        naive.fit(train_texts, train_labels)
+        naive_fit = time.perf_counter() - start
+    naive_warnings = sorted({type(w.message).__name__ for w in caught})
+    naive_path = work / "naive.joblib"
+    joblib.dump(naive, naive_path)
+
+    log("fit fastText on train")
+    fasttext_model, fasttext_fit = train_fasttext(train_texts, train_labels, work)
+    fasttext_path = work / "fasttext.bin"
+    fasttext_model.save_model(str(fasttext_path))
+    results["fasttext_args"] = {
+        key: str(getattr(fasttext_model, key, "?")).removeprefix("loss_name.")
+        for key in ("epoch", "lr", "dim", "wordNgrams", "minCount", "bucket", "loss", "thread")
+    }
+
+    log("quality on test")
+    results["quality"] = {
+        "boundary": quality(test_labels, list(boundary.predict(test_texts))),
+        "naive": quality(test_labels, list(naive.predict(test_texts))),
+        "fasttext": quality(test_labels, fasttext_labels(fasttext_model, test_texts)),
+        "shipped": quality(test_labels, list(shipped.predict(test_texts))),
+    }
+    results["training"] = {
+        "boundary": boundary_fit, "naive": naive_fit, "fasttext": fasttext_fit,
+        "naive_warnings": naive_warnings,
+    }
+    results["size_mb"] = {
+        "boundary": file_mb(Path(boundary_path)), "shipped": file_mb(Path(shipped.path)),
+        "naive": file_mb(naive_path), "fasttext": file_mb(fasttext_path),
+    }
+    for name, figures in results["quality"].items():
+        log(f"  {name}: macro-F1 {figures['macro_f1']:.4f}, prohibited recall "
+            f"{figures['prohibited_recall']:.4f}")
+
+    # -- parity ---------------------------------------------------------------------------
+    log(f"parity: load_model() vs its estimator on {len(corpus)} corpus texts")
+    fast = shipped.predict_proba(corpus)
+    reference = shipped.estimator.predict_proba(corpus)
+    results["parity"] = {
+        "texts": len(corpus),
+        "same_labels": int(np.sum(fast.argmax(axis=1) == reference.argmax(axis=1))),
+        "max_abs_diff": float(np.max(np.abs(fast - reference))),
+    }
+    log(f"  {results['parity']}")
+
+    # -- warm latency ---------------------------------------------------------------------
+    messages = random.Random(0).sample(corpus, min(settings["latency_messages"], len(corpus)))
+    batches = settings["latency_batches"]
+    log(f"warm latency: {len(messages)} messages x {batches} passes per stack")
+    # fastText's latency includes jieba segmentation, as the other two stacks' does
+    results["latency"] = {
+        "boundary_proba": latency(lambda t: shipped.predict_proba([t]), messages, batches),
+        "boundary_classify": latency(shipped.classify, messages, batches),
+        "naive": latency(lambda t: naive.predict_proba([t]), messages, batches),
+        "fasttext": latency(lambda t: fasttext_model.predict(fasttext_line(t), k=-1), messages, batches),
+    }
+    for name, figures in results["latency"].items():
+        log(f"  {name}: p50 {figures['p50_ms']:.3f} ms, p99 {figures['p99_ms']:.3f} ms")
+
+    # -- bulk throughput ------------------------------------------------------------------
+    count = settings["bulk_messages"]
+    bulk = (corpus * (count // len(corpus) + 1))[:count]
+    runs = settings["bulk_runs"]
+    log(f"throughput: {len(bulk)} messages x {runs} runs per stack")
+    has_n_jobs = accepts_n_jobs(shipped.predict_proba)
+    single, single_out = throughput(shipped.predict_proba, bulk, runs)
+    bulk_results: dict[str, Any] = {"boundary_single": single, "has_n_jobs": has_n_jobs}
+    if has_n_jobs:
+        parallel, parallel_out = throughput(lambda texts: shipped.predict_proba(texts, n_jobs=-1), bulk, runs)
+        parallel["max_abs_diff_vs_single"] = float(np.max(np.abs(parallel_out - single_out)))
+        bulk_results["boundary_parallel"] = parallel
+    bulk_results["naive"], _ = throughput(naive.predict_proba, bulk, runs)
+    bulk_results["fasttext"], _ = throughput(
+        lambda texts: fasttext_model.predict([fasttext_line(t) for t in texts], k=-1), bulk, runs)
+    results["throughput"] = bulk_results
+    for name, figures in bulk_results.items():
+        if isinstance(figures, dict):
+            log(f"  {name}: {figures['rate']:.0f} messages/s")
+
+    # -- subprocesses: cold starts and peak memory ----------------------------------------
+    pycache = work / "pycache"
+    env = child_env(pycache)
+    values = {"probe": PROBE, "bench": str(BENCH_DIR), "naive_path": str(naive_path),
+              "fasttext_path": str(fasttext_path)}
+    cli_argv, cli_text = cli_command()
+    commands = {name: python_child(code.format(**values)) for name, code in COLD_CODE.items()}
+    commands["cli"] = cli_argv
+    log(f"cold starts: {settings['cold_runs']} rounds of {', '.join(commands)}")
+    results["cold"] = cold_starts(commands, settings["cold_runs"], env)
+    results["cli_command"] = cli_text
+
+    texts_file = work / "bulk.json"
+    texts_file.write_text(json.dumps(bulk, ensure_ascii=False), encoding="utf-8")
+    log(f"peak memory: load + predict {len(bulk)} messages in a fresh process, per stack")
+    memory = {}
+    for name, code in MEMORY_CODE.items():
+        memory[name] = peak_memory(code.format(extra="", **values), texts_file, env)
+        log(f"  {name}: {memory[name][0]:.0f} MiB (VmHWM {memory[name][2]:.0f} MiB)")
+    if has_n_jobs:
+        memory["boundary_parallel"] = peak_memory(
+            MEMORY_CODE["boundary"].format(extra=", n_jobs=-1", **values), texts_file, env)
+        log(f"  boundary n_jobs=-1: {memory['boundary_parallel'][0]:.0f} MiB, "
+            f"largest worker {memory['boundary_parallel'][1]:.0f} MiB")
+    results["memory_mib"] = memory
+
+    # -- public datasets ------------------------------------------------------------------
+    results["public"] = public_benchmarks(external, settings["public_subsample"])
+    return results
+
+
+# -- the report ---------------------------------------------------------------------------
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**missed**"
+
+
+def render(results: dict[str, Any], quick: bool, command: str, started: str, seconds: float) -> str:
+    s = results["settings"]
+    q, cold, lat, bulk, mem = (results["quality"], results["cold"], results["latency"],
+                               results["throughput"], results["memory_mib"])
+    size, fit = results["size_mb"], results["training"]
+    cm = {name: median(times) for name, times in cold.items()}
+    lines = ["# Benchmarks", ""]
+    if quick:
+        lines += ["> **Quick smoke run (`--quick`)**: fewer repeats and subsampled public datasets. "
+                  "These figures are not the reference ones; run without `--quick` for those.", ""]
+    lines += [
+        "Generated by `benchmarks/run.py`; do not edit by hand. Every figure below was measured in "
+        "the run that wrote this file, except the public datasets' reference accuracies, which are "
+        "read from `shared/external/README.md`.",
+        "",
+        f"- Date: {started} (run took {seconds / 60:.1f} min)",
+        f"- Reproduce: `{command}` (from the repository root, with the project's virtualenv)",
+        f"- Data: datasets/train.csv {results['data']['train']} rows, dev {results['data']['dev']}, "
+        f"test {results['data']['test']}",
+        "",
+        "Stacks, all trained on `datasets/train.csv` for the comparison:",
+        "",
+        f"- **boundary-nlp**: `BoundaryClassifier(**{results['chosen_params']})` (the shipped model's "
+        "`metadata['chosen_params']`), fitted on train only. Speed, memory and cold-start rows use "
+        "the shipped default model (`load_model()`, trained on train+dev).",
+        "- **naive**: `jieba.lcut` (default cut) word 1-2 gram TF-IDF + char 1-3 gram TF-IDF "
+        "(`FeatureUnion`) + `LogisticRegression()`, scikit-learn defaults, single-character tokens "
+        "kept (`tokenizer=jieba.lcut`, `token_pattern=None`)"
+        + (f"; fitting raised {', '.join(fit['naive_warnings'])}" if fit["naive_warnings"] else "")
+        + ".",
+        f"- **fastText**: {results['machine']['fastText binding']}, `train_supervised(wordNgrams=2)`, "
+        "other settings the binding's defaults ("
+        + ", ".join(f"{k}={v}" for k, v in results["fasttext_args"].items())
+        + "; the hashed n-gram buckets are most of the `.bin` size), on jieba-segmented text (default "
+        "cut); its latency and throughput include the jieba segmentation.",
+        "",
+        "## Quality on datasets/test.csv",
+        "",
+        "| stack | macro-F1 | prohibited recall | accuracy | training time (fit on train) | model on disk |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for key, name in (("boundary", "boundary-nlp"), ("naive", "naive"), ("fasttext", "fastText")):
+        lines.append(f"| {name} | {q[key]['macro_f1']:.4f} | {q[key]['prohibited_recall']:.4f} | "
+                     f"{q[key]['accuracy']:.4f} | {fit[key]:.1f} s | {size[key]:.1f} MB |")
+    lines += [
+        f"| shipped model (train+dev, separate line) | {q['shipped']['macro_f1']:.4f} | "
+        f"{q['shipped']['prohibited_recall']:.4f} | {q['shipped']['accuracy']:.4f} | - | "
+        f"{size['shipped']:.1f} MB |",
+        "",
+        "Nothing was tuned on test: boundary-nlp's parameters were chosen on dev by `boundary-nlp "
+        "train`; the other two stacks use fixed defaults. Training times exclude loading jieba's "
+        "dictionaries (done once before timing).",
+        "",
+        "## Speed and memory",
+        "",
+        "| measure | boundary-nlp | naive | fastText | boundary / naive | target |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    cold_target = cm["boundary"] <= 0.5 * cm["naive_bare"]
+    lines += [
+        f"| cold start: fresh process, load + predict 1 message (s) | {cm['boundary']:.2f} | "
+        f"{cm['naive']:.2f} | {cm['fasttext']:.2f} | {ratio(cm['boundary'], cm['naive'])} | |",
+        f"| naive \"bare start\": import jieba + `jieba.initialize()` + joblib + sklearn modules (s) | "
+        f"| {cm['naive_bare']:.2f} | | {ratio(cm['boundary'], cm['naive_bare'])} | boundary cold start "
+        f"<= 0.5x bare start: {verdict(cold_target)} |",
+        f"| CLI `{results['cli_command']}` (s) | {cm['cli']:.2f} | | | | |",
+        f"| empty interpreter, `python -c pass` (s), for scale | {cm['interpreter']:.2f} | | | | |",
+    ]
+    p50_target = lat["boundary_proba"]["p50_ms"] <= 0.3
+    lines += [
+        f"| warm latency p50, 1 message (ms) | {lat['boundary_proba']['p50_ms']:.3f} | "
+        f"{lat['naive']['p50_ms']:.3f} | {lat['fasttext']['p50_ms']:.3f} | "
+        f"{ratio(lat['boundary_proba']['p50_ms'], lat['naive']['p50_ms'])} | boundary p50 <= 0.3 ms: "
+        f"{verdict(p50_target)} |",
+        f"| warm latency p99, 1 message (ms) | {lat['boundary_proba']['p99_ms']:.3f} | "
+        f"{lat['naive']['p99_ms']:.3f} | {lat['fasttext']['p99_ms']:.3f} | "
+        f"{ratio(lat['boundary_proba']['p99_ms'], lat['naive']['p99_ms'])} | |",
+        f"| `classify(text)` p50 / p99 (ms) | {lat['boundary_classify']['p50_ms']:.3f} / "
+        f"{lat['boundary_classify']['p99_ms']:.3f} | | | | |",
+    ]
+    single = bulk["boundary_single"]["rate"]
+    naive_rate = bulk["naive"]["rate"]
+    if bulk["has_n_jobs"]:
+        best, best_name = bulk["boundary_parallel"]["rate"], "`n_jobs=-1`"
+        lines.append(
+            f"| throughput, `predict_proba(texts, n_jobs=-1)` (messages/s) | {best:,.0f} | "
+            f"{naive_rate:,.0f} | {bulk['fasttext']['rate']:,.0f} | {ratio(best, naive_rate)} | >= 5x naive: "
+            f"{verdict(best >= 5 * naive_rate)} |")
+        lines.append(f"| throughput, single process (messages/s) | {single:,.0f} | | | "
+                     f"{ratio(single, naive_rate)} | |")
+    else:
+        best, best_name = single, "single process"
+        lines.append(
+            f"| throughput, single process (messages/s; this `predict_proba` has no `n_jobs`) | "
+            f"{single:,.0f} | {naive_rate:,.0f} | {bulk['fasttext']['rate']:,.0f} | "
+            f"{ratio(single, naive_rate)} | >= 5x naive: {verdict(single >= 5 * naive_rate)} |")
+    lines.append(
+        f"| peak memory, fresh process: load + predict {s['bulk_messages']:,} messages (MiB) | "
+        f"{mem['boundary'][0]:.0f} | {mem['naive'][0]:.0f} | {mem['fasttext'][0]:.0f} | "
+        f"{ratio(mem['boundary'][0], mem['naive'][0])} | |")
+    if "boundary_parallel" in mem:
+        lines.append(f"| peak memory with `n_jobs=-1`: parent / largest forked worker (MiB) | "
+                     f"{mem['boundary_parallel'][0]:.0f} / {mem['boundary_parallel'][1]:.0f} | | | | |")
+    lines += [
+        f"| model on disk (MB; boundary: shipped model, {size['boundary']:.1f} MB for the train-only "
+        f"fit) | {size['shipped']:.1f} | {size['naive']:.1f} | {size['fasttext']:.1f} | "
+        f"{ratio(size['shipped'], size['naive'])} | |",
+        "",
+        f"Cold starts: wall time of a subprocess (`sys.executable`) from spawn to exit, median of "
+        f"{s['cold_runs']} runs after one untimed warm-up, the commands interleaved. Bytecode is "
+        "cached (in a temporary `PYTHONPYCACHEPREFIX`, as for an installed package) and jieba's "
+        "prefix-dictionary cache is warm. Latency: single-message calls on "
+        f"{s['latency_messages']:,} corpus messages, median over {s['latency_batches']} passes of each "
+        f"pass's percentile, after a warm-up pass. Throughput: the {s['bulk_messages']:,} messages "
+        f"(train+dev+test texts, cycled), median of {s['bulk_runs']} runs; the throughput target is "
+        f"judged on {best_name}. Peak memory: `ru_maxrss` of a fresh process that loads the model "
+        "and predicts all of them (started through a small launcher, since Linux carries a parent's "
+        "ru_maxrss over fork + exec; the raw runs list VmHWM as a cross-check).",
+        "",
+        "## Parity of the fast path",
+        "",
+    ]
+    parity = results["parity"]
+    lines.append(
+        f"`load_model()` (compiled arrays) vs `load_model().estimator.predict_proba` (scikit-learn) on "
+        f"all {parity['texts']:,} corpus texts: {parity['same_labels']:,} / {parity['texts']:,} identical "
+        f"labels, max abs probability difference {parity['max_abs_diff']:.2e}.")
+    if bulk["has_n_jobs"]:
+        lines.append(f"`n_jobs=-1` vs single process on the {s['bulk_messages']:,} messages: max abs "
+                     f"difference {bulk['boundary_parallel']['max_abs_diff_vs_single']:.2e}.")
+    lines += ["", "## Public datasets (training with `BoundaryClassifier()` defaults)", ""]
+    lines += render_public(results["public"])
+    lines += ["", "## Machine", ""]
+    for key, value in results["machine"].items():
+        lines.append(f"- {key}: {value}")
+    for key, value in results["checkout"].items():
+        lines.append(f"- {key}: {value}")
+    lines += ["", "## Raw runs", ""]
+    for name, times in cold.items():
+        lines.append(f"- cold `{name}` (s): " + ", ".join(f"{t:.3f}" for t in times))
+    for name, figures in lat.items():
+        pairs = zip(figures["p50_runs"], figures["p99_runs"], strict=True)
+        lines.append(f"- latency `{name}` p50 / p99 per pass (ms): "
+                     + ", ".join(f"{a:.3f}/{b:.3f}" for a, b in pairs))
+    for name, figures in mem.items():
+        lines.append(f"- peak memory `{name}` (MiB): ru_maxrss {figures[0]:.1f}, largest child "
+                     f"{figures[1]:.1f}, VmHWM {figures[2]:.1f}")
+    for name, figures in bulk.items():
+        if isinstance(figures, dict):
+            lines.append(f"- throughput `{name}` (messages/s): "
+                         + ", ".join(f"{r:,.0f}" for r in figures["runs"]))
+    return "\n".join(lines) + "\n"
+
+
+def render_public(public: dict[str, Any]) -> list[str]:
+    refs = public.get("references", {})
+    lines = [
+        "| dataset, protocol | boundary-nlp accuracy (measured) | reference: char 1-3 TF-IDF + LinearSVC "
+        "| reference: word 1-2 TF-IDF + LinearSVC | reference: fastText words / chars | time |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    if "waimai" in public:
+        w, r = public["waimai"], refs.get("waimai", {})
+        rows = f"{w['rows']:,} rows" + ("" if w["rows"] == w["rows_total"] else f" of {w['rows_total']:,}")
+        lines.append(
+            f"| waimai_10k ({rows}), stratified 5-fold CV (shuffle, random_state=0) | "
+            f"{100 * w['accuracy']:.2f} (sd {100 * w['sd']:.2f}) | {r.get('char_svc', 'n/a')} | "
+            f"{r.get('word_svc', 'n/a')} | {r.get('fasttext', 'n/a')} | {w['seconds']:.0f} s |")
+    if "thucnews" in public:
+        t, r = public["thucnews"], refs.get("thucnews", {})
+        lines.append(
+            f"| THUCNews titles, train dev.txt ({t['train']:,}), test test.txt ({t['test']:,}) | "
+            f"{100 * t['accuracy']:.2f} | {r.get('char_svc', 'n/a')} | {r.get('word_svc', 'n/a')} | "
+            f"{r.get('fasttext', 'n/a')} | {t['seconds']:.0f} s (fit {t['fit_seconds']:.0f} s) |")
+    if "waimai" not in public and "thucnews" not in public:
+        lines.append("| (public datasets not found) | | | | | |")
+    lines += ["", "The reference columns are copied from `shared/external/README.md` (measured elsewhere "
+              "with jieba 0.42.1 and scikit-learn 1.9.1 on a 2-core machine); only the boundary-nlp "
+              "column is measured by this run."]
+    if "waimai" in public:
+        folds = ", ".join(f"{100 * a:.2f}" for a in public["waimai"]["folds"])
+        lines.append(f"Per-fold waimai accuracy: {folds}.")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: fewer repeats, 1,500-row public subsets; "
+                             "writes no file unless --output is given")
+    parser.add_argument("--output", help="report path (default: BENCHMARKS.md at the repository root)")
+    parser.add_argument("--json", help="also write the raw results as JSON to this path")
+    parser.add_argument("--external", default=str(DEFAULT_EXTERNAL),
+                        help=f"folder of the public datasets (default: {DEFAULT_EXTERNAL})")
+    args = parser.parse_args(argv)
+    if str(SRC) not in sys.path:
+        sys.path.insert(0, str(SRC))
+    settings = dict(QUICK if args.quick else FULL)
+    command = REPRODUCE + (" --quick" if args.quick else "")
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    start = time.perf_counter()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="boundary-bench-") as folder:
+        results = measure(settings, Path(args.external), Path(folder))
+    seconds = time.perf_counter() - start
+    load_after = os.getloadavg()
+    model_path = Path(results["checkout"].pop("model path"))
+    if checkout_info(model_path) != {k: v for k, v in results["checkout"].items()}:
+        results["checkout"]["warning"] = ("src/ or the shipped model changed while the run was going on; "
+                                          "the figures may mix two versions: run again")
+    busy = load_before[0] > 0.5 or load_after[0] > 1.5  # the run itself keeps about one core busy
+    results["machine"]["load average (1/5/15 min) at start / end"] = (
+        " / ".join(", ".join(f"{v:.2f}" for v in load) for load in (load_before, load_after))
+        + (" (other processes were running: timings are noisier than on an idle machine)" if busy else "")
+    )
+    report = render(results, args.quick, command, started, seconds)
+    output = args.output or (None if args.quick else str(ROOT / "BENCHMARKS.md"))
+    print()
+    print(report)
+    if output:
+        Path(output).write_text(report, encoding="utf-8")
+        log(f"wrote {output}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str),
+                                   encoding="utf-8")
+    log(f"done in {seconds / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
