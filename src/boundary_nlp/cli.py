@@ -91,6 +91,8 @@ def _print_prediction(prediction, as_json: bool) -> None:
     if prediction.evidence:
         terms = ", ".join(f"{e.term} (+{e.weight:.2f})" for e in prediction.evidence)
         print(f"依据 evidence: {terms}")
+    if not prediction.evidence and prediction.uncertain:
+        print("注意 note: no known words in the message (empty?); this is only the model's prior")
     if prediction.truncated:
         print("注意 note: the message was truncated to the model's max_chars")
     if prediction.advice is not None:

@@ -21,10 +21,10 @@ from math import log
 MAGIC = b"BNLPSEG1"
 RESOURCE = "resources/segmenter-dict.bin"
 
-# jieba 0.42.1's block patterns (jieba/__init__.py: re_han_default, re_skip_default, re_eng)
+# jieba 0.42.1's block patterns (jieba/__init__.py: re_han_default, re_skip_default); its
+# re_eng ([a-zA-Z0-9]) is _LATIN_OR_DIGIT below
 _RE_HAN = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&\\._%\\-]+)")
 _RE_SKIP = re.compile("(\r\n|\\s)")
-_RE_ENG = re.compile("[a-zA-Z0-9]")
 
 
 def encode_dictionary(freq: dict[str, int], total: int, source: str) -> bytes:
@@ -95,6 +95,9 @@ def shipped_dictionary() -> BucketDictionary:
 _ABSENT = object()
 
 
+_LATIN_OR_DIGIT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
 def _cut_block(sentence: str, entries: dict[str, float | None], unknown: float) -> list[str]:
     """jieba's get_DAG + calc + __cut_DAG_NO_HMM in one pass from the right.
 
@@ -102,26 +105,26 @@ def _cut_block(sentence: str, entries: dict[str, float | None], unknown: float) 
     here, so ``>=`` keeps the same winner on equal scores (the larger end).
     """
     n = len(sentence)
+    get = entries.get
     score = [0.0] * (n + 1)
     best_end = [0] * (n + 1)
     for k in range(n - 1, -1, -1):
-        best = None
+        best = unknown + score[k + 1]
+        found = False
         end = k
         i = k
-        entry = entries.get(sentence[k], _ABSENT)
+        entry = get(sentence[k], _ABSENT)
         while entry is not _ABSENT:
             if entry is not None:
                 candidate = entry + score[i + 1]
-                if best is None or candidate >= best:
+                if not found or candidate >= best:
                     best = candidate
                     end = i
+                    found = True
             i += 1
-            if i >= n:
+            if i == n:
                 break
-            entry = entries.get(sentence[k : i + 1], _ABSENT)
-        if best is None:
-            best = unknown + score[k + 1]
-            end = k
+            entry = get(sentence[k : i + 1], _ABSENT)
         score[k] = best
         best_end[k] = end
     words: list[str] = []
@@ -130,7 +133,7 @@ def _cut_block(sentence: str, entries: dict[str, float | None], unknown: float) 
     while x < n:
         y = best_end[x] + 1
         word = sentence[x:y]
-        if y - x == 1 and _RE_ENG.match(word):
+        if y - x == 1 and word in _LATIN_OR_DIGIT:
             buf += word
         else:
             if buf:

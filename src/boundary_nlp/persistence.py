@@ -274,8 +274,8 @@ def _read_payload(model_path: Path, data: bytes) -> dict:
     except Exception as error:  # unpickling raises almost anything on damaged bytes
         raise ModelLoadError(
             model_path,
-            f"the file is truncated, corrupt or not a joblib file ({type(error).__name__}: "
-            f"{error}); retrain with: {RETRAIN_COMMAND}",
+            f"the file is truncated, corrupt or not a joblib file ({type(error).__name__}); "
+            f"retrain or copy it again (the default model: {RETRAIN_COMMAND})",
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         kind = type(payload).__name__
