@@ -324,3 +324,11 @@ def test_no_path_uses_the_data_directory(monkeypatch, tmp_path):
         ledger.record("王经理", "帮我取个快递", when=NOW)
         assert ledger.path is None
     assert (tmp_path / "data" / "boundary-nlp" / "ledger.sqlite3").exists()
+
+
+def test_record_reports_the_request_it_just_classified(ledger):
+    status = ledger.record("王经理", "把考勤记录改一下", when=NOW)
+    assert status.latest is not None and status.latest.label == "prohibited"
+    assert "本条 this request: 越界禁止 prohibited" in status.format()
+    assert status.to_dict()["latest"]["label"] == "prohibited"
+    assert ledger.status("王经理", NOW).latest is None

@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from .advice import Advice, advice_for, over_limit_advice
 from .labels import Label
+from .prediction import Prediction
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -106,9 +107,11 @@ class DegreeStatus:
     prohibited_total: int
     advice: Advice | None
     as_of: datetime | None = None
+    latest: Prediction | None = None  # the request just recorded, when returned by record()
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "latest": None if self.latest is None else self.latest.to_dict(),
             "client": self.client,
             "window_days": self.window_days,
             "limit": self.limit,
@@ -130,7 +133,15 @@ class DegreeStatus:
             if self.over_limit
             else "在合理的度之内 / within a reasonable degree"
         )
-        lines = [
+        lines = []
+        if self.latest is not None:
+            lines.append(
+                f"本条 this request: {self.latest.label_zh} {self.latest.label} "
+                f"({self.latest.confidence:.2f})"
+            )
+            if self.latest.label == "prohibited" and self.latest.advice is not None:
+                lines.append(f"  本条建议 advice: {self.latest.advice.action}")
+        lines += [
             f"{self.client}: {days}天内人情帮忙 {self.courtesy_count} 次（上限 {self.limit}）— {verdict}",
             f"  ({self.courtesy_count} courtesy favors in {days} days, limit {self.limit})",
         ]
@@ -288,7 +299,7 @@ class FavorLedger:
                 "INSERT INTO requests (client, at, text, label, confidence) VALUES (?, ?, ?, ?, ?)",
                 (name, _stamp(moment), text, str(prediction.label), float(prediction.confidence)),
             )
-        return self.status(name, moment)
+        return replace(self.status(name, moment), latest=prediction)
 
     def status(self, client: str, when: datetime | None = None) -> DegreeStatus:
         """Favors in the window ``(when - window_days, when]`` (default: now, UTC).
@@ -307,10 +318,13 @@ class FavorLedger:
             FROM requests WHERE client = ? AND at <= ?
             """,
             (
-                Label.COURTESY.value, _stamp(start),
-                Label.PROHIBITED.value, _stamp(start),
+                Label.COURTESY.value,
+                _stamp(start),
                 Label.PROHIBITED.value,
-                name, _stamp(end),
+                _stamp(start),
+                Label.PROHIBITED.value,
+                name,
+                _stamp(end),
             ),
         ).fetchone()
         courtesy_count, prohibited_count, prohibited_total = (int(value) for value in row)
@@ -341,7 +355,12 @@ class FavorLedger:
             (name,),
         ).fetchall()
         return [
-            LedgerEntry(client=row[0], when=datetime.fromisoformat(row[1]), text=row[2], label=row[3],
-                        confidence=float(row[4]))
+            LedgerEntry(
+                client=row[0],
+                when=datetime.fromisoformat(row[1]),
+                text=row[2],
+                label=row[3],
+                confidence=float(row[4]),
+            )
             for row in rows
         ]
