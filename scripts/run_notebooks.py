@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_TIMEOUT = 600.0
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class NotebookFailed(Exception):
@@ -70,7 +72,7 @@ def run_notebook(source: Path, target: Path, timeout: float, kernel: str) -> flo
     except CellExecutionError as error:
         where = _describe(source, current["index"], current["cell"])
         summary = f"{error.ename}: {error.evalue}" if getattr(error, "ename", None) else str(error)
-        raise NotebookFailed(f"{where} raised {summary}\n{error}") from None
+        raise NotebookFailed(ANSI_ESCAPE.sub("", f"{where} raised {summary}\n{error}")) from None
     except DeadKernelError as error:
         where = _describe(source, current["index"], current["cell"])
         raise NotebookFailed(f"{where}: the kernel died ({error})") from None
@@ -119,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(str(error))
                 print(f"FAILED {error}", file=sys.stderr, flush=True)
                 continue
-            print(f"  ok in {seconds:.1f} s" + ("" if args.check else f", outputs saved to {path}"), flush=True)
+            saved = "" if args.check else f", outputs saved to {path}"
+            print(f"  ok in {seconds:.1f} s{saved}", flush=True)
     finally:
         if output_dir is not None:
             shutil.rmtree(output_dir, ignore_errors=True)

@@ -462,3 +462,37 @@ def test_both_models_classify_any_code_points(small_model, default_model, text):
 def test_parallel_predict_proba_equals_one_process(default_model, all_dataset_texts):
     texts = all_dataset_texts[:2400]  # above the size where worker processes are used
     assert np.array_equal(default_model.predict_proba(texts, n_jobs=2), default_model.predict_proba(texts))
+
+
+def test_sklearn_estimator_checks_pass_for_text_input():
+    import warnings
+
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from boundary_nlp.model import BoundaryClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(BoundaryClassifier(), on_fail=None)
+    failed = [r["check_name"] for r in results if r["status"] == "failed"]
+    assert results and not failed
+
+
+@pytest.mark.parametrize("char_ngram_range", [(1, 4), (2, 4)])
+def test_vectorized_batch_equals_the_pipeline_for_other_char_ranges(
+    char_ngram_range, small_training_set, dev_rows
+):
+    from boundary_nlp.compiled import VECTORIZED_MIN_TEXTS
+    from boundary_nlp.model import BoundaryClassifier
+
+    texts, labels = small_training_set
+    model = BoundaryClassifier(C=10, char_ngram_range=char_ngram_range).fit(texts, labels)
+    compiled = model._compiled_model()
+    assert compiled._term_index() is not None  # the numpy path is the one under test
+    sample = [row["text"] for row in dev_rows[:300]]
+    assert len(sample) >= VECTORIZED_MIN_TEXTS
+    reference = model.predict_proba(sample)
+    fast = compiled.predict_proba(sample)
+    assert np.abs(reference - fast).max() <= 1e-9
+    one_by_one = np.vstack([compiled.predict_proba([text]) for text in sample[:40]])
+    assert np.array_equal(one_by_one, fast[:40])

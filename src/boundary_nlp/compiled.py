@@ -18,7 +18,7 @@ from .features import CharNgrams, Segmenter, WordNgrams
 from .text import normalize
 
 VECTORIZED_MIN_TEXTS = 32
-_CODE_BITS = 21  # every code point is below 2**21, so three fit in 63 bits
+_UNICODE_SIZE = 0x110000
 
 
 @dataclass
@@ -29,25 +29,6 @@ class Block:
     vocabulary: dict[str, int]
     idf: np.ndarray
     offset: int
-
-    def weights(self, grams: list[str], sublinear_tf: bool) -> tuple[np.ndarray, np.ndarray]:
-        counts: dict[int, int] = {}
-        vocabulary = self.vocabulary
-        for gram, count in Counter(grams).items():
-            column = vocabulary.get(gram)
-            if column is not None:
-                counts[column] = count
-        if not counts:
-            return np.empty(0, dtype=np.intp), np.empty(0)
-        columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=float, count=len(counts))
-        if sublinear_tf:
-            tf = np.log(tf) + 1.0
-        values = tf * self.idf[columns]
-        norm = np.sqrt(np.dot(values, values))
-        if norm > 0:
-            values = values / norm
-        return columns + self.offset, values
 
 
 class CompiledModel:
@@ -77,14 +58,6 @@ class CompiledModel:
         self._index: TermIndex | bool | None = None
         self._index_lock = threading.Lock()
 
-    # -- features -------------------------------------------------------------------
-    def features(self, normalized: str) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices and TF-IDF values of one normalized text."""
-        word_block, char_block = self.blocks
-        wc, wv = word_block.weights(self.word.from_normalized(normalized, self.segmenter), self.sublinear_tf)
-        cc, cv = char_block.weights(self.char.from_normalized(normalized), self.sublinear_tf)
-        return np.concatenate((wc, cc)), np.concatenate((wv, cv))
-
     # -- scores ---------------------------------------------------------------------
     def proba_from_decision(self, decision: np.ndarray) -> np.ndarray:
         if decision.shape[-1] == 1:  # binary logistic regression
@@ -94,32 +67,34 @@ class CompiledModel:
         exp = np.exp(shifted)
         return exp / exp.sum(axis=-1, keepdims=True)
 
-    def decisions_normalized(self, texts: list[str]) -> np.ndarray:
-        """Decision values of many normalized texts, with the arithmetic done once per batch.
+    def tfidf(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, column, TF-IDF value) of every vocabulary term in many normalized texts.
 
         Terms are counted per text (in numpy for batches of ``VECTORIZED_MIN_TEXTS`` or more);
-        TF-IDF weighting, the per-block L2 norms and the product with the coefficients run
-        over the whole batch, in scikit-learn's order of operations
-        (tf -> 1 + log tf -> x idf -> / block norm -> x coef + intercept).
+        the weighting and the per-block L2 norms run over the whole batch, in scikit-learn's
+        order of operations (tf -> 1 + log tf -> x idf -> / block norm). Entries are sorted
+        by row, then column, so a text's values never depend on the batch it came in.
         """
         n = len(texts)
-        if n >= VECTORIZED_MIN_TEXTS and self._term_index() is not None:
-            rows, cols, counts = self._term_index().count(texts, self.segmenter)
-        else:
-            rows, cols, counts = self._count_with_dicts(texts)
+        index = self._term_index() if n >= VECTORIZED_MIN_TEXTS else None
+        rows, cols, counts = index.count(texts, self.segmenter) if index else self._count_with_dicts(texts)
         tf = counts.astype(float)
         if self.sublinear_tf:
             tf = np.log(tf) + 1.0
         idf = np.concatenate([block.idf for block in self.blocks])
         values = tf * idf[cols]
-        seg = 2 * rows + (cols >= self.blocks[1].offset)
-        norms = np.sqrt(np.bincount(seg, weights=values * values, minlength=2 * n))
-        safe = np.where(norms > 0, norms, 1.0)
-        values = values / safe[seg]
+        segment = 2 * rows + (cols >= self.blocks[1].offset)
+        norms = np.sqrt(np.bincount(segment, weights=values * values, minlength=2 * n))
+        values = values / np.where(norms > 0, norms, 1.0)[segment]
+        return rows, cols, values
+
+    def decisions_normalized(self, texts: list[str]) -> np.ndarray:
+        """Decision values (coefficients x TF-IDF + intercept) of many normalized texts."""
+        rows, cols, values = self.tfidf(texts)
         weighted = self.coef[cols] * values[:, None]
-        decision = np.empty((n, self.coef.shape[1]))
+        decision = np.empty((len(texts), self.coef.shape[1]))
         for k in range(self.coef.shape[1]):
-            decision[:, k] = np.bincount(rows, weights=weighted[:, k], minlength=n)
+            decision[:, k] = np.bincount(rows, weights=weighted[:, k], minlength=len(texts))
         return decision + self.intercept
 
     def _count_with_dicts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -179,7 +154,7 @@ class CompiledModel:
         For multinomial models a term's push is its value times the class's coefficient
         minus the mean coefficient over classes (softmax is invariant to that shift).
         """
-        columns, values = self.features(normalized)
+        _, columns, values = self.tfidf([normalized])
         coef = self.coef[columns]
         if coef.shape[1] == 1:
             sign = 1.0 if class_index == 1 else -1.0
@@ -289,9 +264,9 @@ def _find(keys: np.ndarray, columns: np.ndarray, wanted: np.ndarray) -> tuple[np
 class TermIndex:
     """Vocabularies as sorted integer keys, so a whole batch is looked up by numpy.
 
-    A character n-gram's key packs its code points (21 bits each); a word's key is its token
-    id, a word bigram's key packs two token ids. Covers word 1-2 grams and character n-grams
-    up to 3 characters; other settings use the per-text dictionaries.
+    A character n-gram's key packs the ids of its characters; a word's key is its token id,
+    a word bigram's key packs two token ids. Covers word 1-2 grams and character n-grams
+    whose packed ids fit in 64 bits; other settings use the per-text dictionaries.
     """
 
     def __init__(self, model: CompiledModel) -> None:
@@ -299,33 +274,38 @@ class TermIndex:
         self.word_offset = word_block.offset
         self.char_offset = char_block.offset
         self.char_low, self.char_high = model.char.ngram_range
-        self.token_ids: dict[str, int] = {}
+        self.width = char_block.offset + len(char_block.vocabulary)  # columns in all
+        self.token_ids: dict[str, int] = {}  # 0 stands for a token in no vocabulary term
         unigram_columns: dict[int, int] = {}
-        bigram_keys: list[int] = []
+        bigram_pairs: list[tuple[int, int]] = []
         bigram_columns: list[int] = []
-        bigram_terms = []
         for term, column in word_block.vocabulary.items():
             parts = term.split(" ")
             if len(parts) == 1:
                 unigram_columns[self._token_id(term)] = column
             else:
-                bigram_terms.append((parts, column))
-        for (first, second), column in bigram_terms:
-            bigram_keys.append(0)
-            bigram_columns.append(column)
-            bigram_keys[-1] = (self._token_id(first), self._token_id(second))
+                first, second = parts
+                bigram_pairs.append((self._token_id(first), self._token_id(second)))
+                bigram_columns.append(column)
         self.token_count = len(self.token_ids) + 1
         self.unigram_column = np.full(self.token_count, -1, dtype=np.intp)
         for token, column in unigram_columns.items():
             self.unigram_column[token] = column
         self.bigram_keys, self.bigram_columns = _sorted_lookup(
-            [a * self.token_count + b for a, b in bigram_keys], bigram_columns
+            [a * self.token_count + b for a, b in bigram_pairs], bigram_columns
         )
+        # characters of the vocabulary get dense ids 1..K; a gram with any other character
+        # (id 0) is in no vocabulary term, so ids of ceil(log2(K+1)) bits pack a whole gram
+        chars = sorted({char for term in char_block.vocabulary for char in term})
+        self.char_bits = max(1, len(chars).bit_length())
+        self.char_ids = np.zeros(_UNICODE_SIZE, dtype=np.uint64)
+        for number, char in enumerate(chars, start=1):
+            self.char_ids[ord(char)] = number
         by_length: dict[int, tuple[list[int], list[int]]] = {}
         for term, column in char_block.vocabulary.items():
             key = 0
             for char in term:
-                key = (key << _CODE_BITS) | ord(char)
+                key = (key << self.char_bits) | int(self.char_ids[ord(char)])
             keys, columns = by_length.setdefault(len(term), ([], []))
             keys.append(key)
             columns.append(column)
@@ -336,9 +316,10 @@ class TermIndex:
 
     @classmethod
     def build(cls, model: CompiledModel) -> TermIndex | None:
-        if tuple(model.word.ngram_range) != (1, 2) or model.char.ngram_range[1] > 3:
+        if tuple(model.word.ngram_range) != (1, 2):
             return None
-        return cls(model)
+        index = cls(model)
+        return index if index.char_high * index.char_bits <= 64 else None
 
     def count(self, texts: list[str], segmenter) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row, column, count) of every vocabulary term in the texts, sorted by row and column."""
@@ -346,8 +327,7 @@ class TermIndex:
         char_rows, char_cols = self._char_terms(texts)
         rows = np.concatenate((word_rows, char_rows))
         cols = np.concatenate((word_cols + self.word_offset, char_cols + self.char_offset))
-        width = self.char_offset + max((len(c) for _, c in self.char_lookup.values()), default=0) + 1
-        width = max(width, int(cols.max()) + 1 if len(cols) else 1)
+        width = self.width
         unique, counts = np.unique(rows.astype(np.int64) * width + cols, return_counts=True)
         return (unique // width).astype(np.intp), (unique % width).astype(np.intp), counts
 
@@ -376,25 +356,26 @@ class TermIndex:
         return np.concatenate(rows_out), np.concatenate(cols_out)
 
     def _char_terms(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        # one array of code points for the batch, a 0 between texts (normalized text has none)
+        # one array of character ids for the batch, NUL (id 0) between texts
         joined = "\x00".join(texts) + "\x00"
-        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
-        row = np.cumsum(codes == 0) - (codes == 0)
+        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        ids = self.char_ids[codes]
+        boundary = codes == 0
+        row = np.cumsum(boundary) - boundary
         rows_out = []
         cols_out = []
-        total = len(codes)
+        total = len(ids)
+        shift = np.uint64(self.char_bits)
         for length in range(self.char_low, self.char_high + 1):
             if length not in self.char_lookup or total < length:
                 continue
             count = total - length + 1
-            key = codes[:count].copy()
-            valid = codes[:count] != 0
-            for shift in range(1, length):
-                part = codes[shift : shift + count]
-                key = (key << np.uint64(_CODE_BITS)) | part
+            key = ids[:count].copy()
+            valid = key != 0
+            for offset in range(1, length):
+                part = ids[offset : offset + count]
+                key = (key << shift) | part
                 valid &= part != 0
-            if length == 1:
-                valid &= codes[:count] != 32  # the all-space gram " " is skipped
             where = np.flatnonzero(valid)
             hits, columns = _find(*self.char_lookup[length], key[where])
             rows_out.append(row[where[hits]])

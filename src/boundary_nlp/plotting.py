@@ -63,7 +63,7 @@ _CJK_FILE_HINTS = ("cjk", "wqy", "wenquanyi", "sourcehan", "notosanssc", "notose
 def _require_matplotlib() -> Any:
     try:
         import matplotlib
-    except ImportError as error:  # pragma: no cover - exercised only without matplotlib
+    except ImportError as error:
         raise ImportError(f"plotting needs matplotlib: {INSTALL_HINT}") from error
     return matplotlib
 
