@@ -54,10 +54,18 @@ class _Writer:
             self.fh.flush()
 
 
-def _prevalidate(path: Path, encoding: str) -> None:
-    """Decode the whole file once before writing anything, so a bad byte stops the run at once."""
-    for _ in read_records(path, encoding):
-        pass
+def _prevalidate(path: Path, encoding: str) -> int:
+    """Read the whole file once before writing anything, so a bad byte stops the run at once;
+    returns the number of rows (for the progress bar)."""
+    return sum(1 for _ in read_records(path, encoding))
+
+
+def _progress(done: int, total: int | None) -> str:
+    if not total:
+        return f"\rscored {done} rows"
+    width = 30
+    filled = width * done // total
+    return f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows"
 
 
 def output_columns(labels: list[str], input_columns: list[str]) -> dict[str, str]:
@@ -80,11 +88,12 @@ def predict_file(
     confidence, ``p_<label>`` and ``error`` (prefixed ``pred_`` when the input already has
     such a column). A row without usable text gets an error and empty predictions; the run
     goes on. Returns a one-line summary."""
+    total = None
     if input_path == "-":
         records: Iterator[tuple[int, dict]] = _stdin_records()
     else:
         path = Path(input_path)
-        _prevalidate(path, encoding)
+        total = _prevalidate(path, encoding)
         records = read_records(path, encoding)
     labels = [str(c) for c in model.classes_]
     writer = _Writer(output, labels)
@@ -101,10 +110,12 @@ def predict_file(
                 done += len(chunk)
                 chunk = []
                 if progress:
-                    print(f"\rscored {done} rows", end="", file=sys.stderr, flush=True)
+                    print(_progress(done, total), end="", file=sys.stderr, flush=True)
         if chunk:
             failed += _score_chunk(model, chunk, text_column, labels, columns, writer)
             done += len(chunk)
+        if progress:
+            print(_progress(done, total), end="", file=sys.stderr, flush=True)
     finally:
         writer.close()
         if progress:

@@ -78,8 +78,15 @@ def _first_candidate(installed: set[str]) -> str | None:
     return next((name for name in CJK_FONT_CANDIDATES if name in installed), None)
 
 
+_scanned_for_fonts = False
+
+
 def _add_uncached_cjk_fonts() -> None:
-    """Add CJK font files installed after matplotlib built its font cache."""
+    """Add CJK font files installed after matplotlib built its font cache (once per process)."""
+    global _scanned_for_fonts
+    if _scanned_for_fonts:
+        return
+    _scanned_for_fonts = True
     from matplotlib import font_manager
 
     known = {entry.fname for entry in font_manager.fontManager.ttflist}
