@@ -6,6 +6,9 @@ how good a trained model is; the tiny set gives a real ``BoundaryClassifier`` qu
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 from boundary_nlp.advice import advice_for
 from boundary_nlp.prediction import Prediction
 
@@ -89,3 +92,11 @@ def tiny_model():
     texts = [text for text, _ in TINY_DATA]
     labels = [label for _, label in TINY_DATA]
     return BoundaryClassifier(C=10).fit(texts, labels)
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> Path:
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

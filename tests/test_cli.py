@@ -8,6 +8,11 @@ import pytest
 
 from boundary_nlp import LABELS
 
+try:
+    from ._tiny import write_csv
+except ImportError:  # tests/ is not a package
+    from _tiny import write_csv
+
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT / "datasets"
 P_COLUMNS = [f"p_{label}" for label in sorted(LABELS)]
@@ -17,14 +22,6 @@ def read_csv(path: Path, encoding: str = "utf-8") -> tuple[list[str], list[dict]
     with open(path, encoding=encoding, newline="") as fh:
         reader = csv.DictReader(fh)
         return list(reader.fieldnames or []), list(reader)
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> Path:
-    with open(path, "w", encoding=encoding, newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def one_error_line(result) -> str:

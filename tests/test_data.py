@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import codecs
-import csv
 import json
 import tempfile
 from pathlib import Path
@@ -14,9 +13,9 @@ from boundary_nlp import DataError, check, load_dataset
 from boundary_nlp.data import read_records
 
 try:
-    from ._tiny import TINY_DATA
+    from ._tiny import TINY_DATA, write_csv
 except ImportError:
-    from _tiny import TINY_DATA
+    from _tiny import TINY_DATA, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT / "datasets"
@@ -26,14 +25,6 @@ ROWS = [
     ("把会议纪要发群里", "in_scope"),
     ("帮我把考勤记录改一下", "prohibited"),
 ]
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> Path:
-    with open(path, "w", encoding=encoding, newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:

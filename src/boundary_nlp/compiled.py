@@ -49,6 +49,7 @@ class CompiledModel:
         self.blocks = blocks
         # (n_features, n_classes) so a text's rows can be gathered; binary models have one column
         self.coef = np.ascontiguousarray(coef.T)
+        self.idf = np.concatenate([block.idf for block in blocks])
         self.intercept = intercept
         self.word = WordNgrams(word_ngram_range)
         self.char = CharNgrams(char_ngram_range)
@@ -81,8 +82,7 @@ class CompiledModel:
         tf = counts.astype(float)
         if self.sublinear_tf:
             tf = np.log(tf) + 1.0
-        idf = np.concatenate([block.idf for block in self.blocks])
-        values = tf * idf[cols]
+        values = tf * self.idf[cols]
         segment = 2 * rows + (cols >= self.blocks[1].offset)
         norms = np.sqrt(np.bincount(segment, weights=values * values, minlength=2 * n))
         values = values / np.where(norms > 0, norms, 1.0)[segment]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import json
 import re
 from collections import Counter, defaultdict
@@ -31,6 +32,15 @@ class DataError(ValueError):
         self.message = message
         where = f"{self.path}, row {row}" if row is not None else self.path
         super().__init__(f"{where}: {message}")
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 hex digest of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:

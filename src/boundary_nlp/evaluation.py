@@ -1,9 +1,11 @@
-"""Metrics, the confusion matrix and the table of mistakes."""
+"""Metrics, the confusion matrix, the table of mistakes, threshold trade-offs and distinctive terms."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +27,7 @@ class Evaluation:
     confusion: list[list[int]]
 
     def to_dict(self) -> dict:
+        """Plain lists and dicts (JSON-safe); :meth:`from_dict` reads them back."""
         return {
             "labels": self.labels,
             "precision": self.precision,
@@ -35,6 +38,26 @@ class Evaluation:
             "macro_f1": self.macro_f1,
             "confusion": self.confusion,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Evaluation:
+        """The inverse of :meth:`to_dict` (e.g. a model's ``metadata["dev_metrics"]``).
+
+        Other keys are ignored; a missing key raises ``ValueError``.
+        """
+        missing = [key for key in _EVALUATION_KEYS if key not in d]
+        if missing:
+            raise ValueError(f"not an Evaluation dict: missing {', '.join(missing)}")
+        return cls(
+            labels=[str(label) for label in d["labels"]],
+            precision={str(k): float(v) for k, v in d["precision"].items()},
+            recall={str(k): float(v) for k, v in d["recall"].items()},
+            f1={str(k): float(v) for k, v in d["f1"].items()},
+            support={str(k): int(v) for k, v in d["support"].items()},
+            accuracy=float(d["accuracy"]),
+            macro_f1=float(d["macro_f1"]),
+            confusion=[[int(count) for count in row] for row in d["confusion"]],
+        )
 
     def format(self) -> str:
         width = max(len(label) for label in self.labels + ["macro avg"]) + 2
@@ -54,6 +77,9 @@ class Evaluation:
         for label, row in zip(self.labels, self.confusion):
             lines.append(f"{label:<{width}}" + "".join(f"{count:>{cell}d}" for count in row))
         return "\n".join(lines)
+
+
+_EVALUATION_KEYS = ("labels", "precision", "recall", "f1", "support", "accuracy", "macro_f1", "confusion")
 
 
 def evaluate_predictions(
@@ -113,3 +139,90 @@ def error_rows(model, texts: Sequence[str], gold: Sequence[str], path) -> int:
             writer.writerow([row, text, label, prediction.label, f"{prediction.confidence:.4f}", evidence])
             count += 1
     return count
+
+
+def threshold_tradeoff(
+    gold: Sequence[str], scores: Sequence[float], positive: str, thresholds: Sequence[float]
+) -> list[dict]:
+    """What flagging rows whose score is at least each threshold catches and costs.
+
+    One dict per threshold, in the order given: ``threshold``; ``recall`` (flagged share of
+    gold ``positive`` rows); ``false_alarm_rate`` (flagged share of the other rows);
+    ``flagged`` (number of rows flagged). Needs rows with and without gold ``positive``.
+    """
+    score_array = np.asarray(scores, dtype=float)
+    is_positive = np.asarray([str(label) == positive for label in gold], dtype=bool)
+    if score_array.ndim != 1 or score_array.shape != is_positive.shape:
+        raise ValueError(f"{score_array.size} scores but {len(is_positive)} gold labels")
+    if not is_positive.any() or is_positive.all():
+        raise ValueError(f"need rows with and without gold label {positive!r}")
+    positives, negatives = int(is_positive.sum()), int((~is_positive).sum())
+    rows = []
+    for threshold in thresholds:
+        flagged = score_array >= threshold
+        rows.append(
+            {
+                "threshold": float(threshold),
+                "recall": int((flagged & is_positive).sum()) / positives,
+                "false_alarm_rate": int((flagged & ~is_positive).sum()) / negatives,
+                "flagged": int(flagged.sum()),
+            }
+        )
+    return rows
+
+
+def distinctive_terms(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    segmenter: Any = None,
+    prior: float = 500.0,
+    min_chars: int = 1,
+) -> dict[str, list[tuple[str, float, int]]]:
+    """The words that set each label apart: weighted log-odds with an informative Dirichlet prior.
+
+    Monroe, Colaresi & Quinn (2008), each label against all the others. Texts are normalized
+    (:func:`boundary_nlp.text.normalize`) and cut by ``segmenter`` (anything with
+    ``cut(text) -> list[str]``; default :class:`~boundary_nlp.text.JiebaSegmenter`); tokens
+    without a letter or digit (punctuation) are dropped. ``prior`` is the prior's strength in
+    pseudo-words, spread like the whole corpus. Returns, per label (sorted), ``(term, z,
+    count in the label)`` for every term of at least ``min_chars`` characters, largest z-score
+    first; the scores themselves always use every term.
+    """
+    from .text import JiebaSegmenter, normalize
+
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    if prior <= 0:
+        raise ValueError(f"prior must be positive, got {prior!r}")
+    if len(set(labels)) < 2:
+        raise ValueError("need at least two labels to compare")
+    segmenter = segmenter if segmenter is not None else JiebaSegmenter()
+    counts: dict[str, Counter] = {str(label): Counter() for label in sorted(set(labels), key=str)}
+    for text, label in zip(texts, labels):
+        tokens = segmenter.cut(normalize(text))
+        counts[str(label)].update(token for token in tokens if any(ch.isalnum() for ch in token))
+    total = sum(counts.values(), Counter())
+    vocabulary = list(total)
+    if not vocabulary:
+        raise ValueError("no words in the texts")
+    y_total = np.array([total[word] for word in vocabulary], dtype=float)
+    n_total = y_total.sum()
+    alpha = prior * y_total / n_total
+    ranked: dict[str, list[tuple[str, float, int]]] = {}
+    for label, inside in counts.items():
+        y_in = np.array([inside[word] for word in vocabulary], dtype=float)
+        y_out = y_total - y_in
+        n_in = y_in.sum()
+        n_out = n_total - n_in
+        delta = np.log((y_in + alpha) / (n_in + prior - y_in - alpha)) - np.log(
+            (y_out + alpha) / (n_out + prior - y_out - alpha)
+        )
+        z = delta / np.sqrt(1 / (y_in + alpha) + 1 / (y_out + alpha))
+        terms = [
+            (word, float(score), int(inside[word]))
+            for word, score in zip(vocabulary, z)
+            if len(word) >= min_chars
+        ]
+        terms.sort(key=lambda term: (-term[1], term[0]))
+        ranked[label] = terms
+    return ranked

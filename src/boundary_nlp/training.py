@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import load_dataset
+from .data import file_sha256, load_dataset
 from .evaluation import Evaluation, evaluate
 from .labels import Label
 
@@ -34,14 +33,6 @@ class TrainResult:
     data_sha256: dict[str, str] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     refit_on: str = "train+dev"
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _grid_points(grid: dict[str, list]) -> list[dict]:
