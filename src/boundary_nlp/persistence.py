@@ -23,6 +23,7 @@ import joblib
 
 from ._version import __version__
 from .compiled import CompiledModel
+from .data import file_sha256
 from .fastseg import FastSegmenter
 from .prediction import PredictorMixin
 from .text import DEFAULT_USERDICT, JiebaSegmenter
@@ -166,6 +167,36 @@ class BoundaryModel(PredictorMixin):
             if self._estimator is None:
                 self._estimator = pickle.loads(self._estimator_bytes)
             return self._estimator
+
+    def trained_on(self, paths: dict[str, str | Path] | str | Path) -> bool:
+        """Whether the data files now hold the bytes this model was trained on (by sha256).
+
+        ``paths`` maps split names to files, e.g. ``{"train": ..., "dev": ...}``: True when
+        every one matches the hash in ``metadata["training_data_sha256"]`` (a split the model
+        has no hash for is a mismatch). A folder stands for ``{split}.csv`` of every split the
+        metadata records. False when the metadata records no hashes; a missing file raises
+        ``FileNotFoundError``.
+        """
+        recorded = self.metadata.get("training_data_sha256") or {}
+        if isinstance(paths, dict):
+            if not paths:
+                raise ValueError("no data files given: pass {split: path} or a folder")
+            files = {str(split): Path(path) for split, path in paths.items()}
+        else:
+            folder = Path(paths)
+            if not folder.exists():
+                raise FileNotFoundError(f"no data folder at {folder}")
+            if not folder.is_dir():
+                raise ValueError(
+                    f"{folder} is a file: pass a folder of {{split}}.csv files, or {{split: path}}"
+                )
+            files = {split: folder / f"{split}.csv" for split in recorded}
+        if not recorded or not files:
+            return False
+        for path in files.values():
+            if not path.is_file():
+                raise FileNotFoundError(f"no data file at {path}")
+        return all(recorded.get(split) == file_sha256(path) for split, path in files.items())
 
     def save(self, path: str | Path, metadata: dict | None = None) -> Path:
         merged = dict(self.metadata)

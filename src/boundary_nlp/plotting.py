@@ -241,19 +241,17 @@ def plot_threshold_tradeoff(gold: Sequence[str], scores: Sequence[float], positi
     """
     import numpy as np
 
-    scores = np.asarray(scores, dtype=float)
-    is_positive = np.asarray([str(label) == positive for label in gold])
-    if scores.shape != is_positive.shape:
-        raise ValueError(f"{len(scores)} scores but {len(is_positive)} gold labels")
-    if not is_positive.any() or is_positive.all():
-        raise ValueError(f"need rows with and without gold label {positive!r}")
-    thresholds = np.linspace(0.0, 1.0, 201)
-    flagged = scores[None, :] >= thresholds[:, None]
-    true_flags = (flagged & is_positive).sum(axis=1)
-    recall = true_flags / is_positive.sum()
-    false_alarm = (flagged & ~is_positive).sum(axis=1) / (~is_positive).sum()
-    count = flagged.sum(axis=1)
-    precision = np.divide(true_flags, count, out=np.full(len(thresholds), np.nan), where=count > 0)
+    from .evaluation import threshold_tradeoff
+
+    rows = threshold_tradeoff(gold, scores, positive, np.linspace(0.0, 1.0, 201))
+    positives = sum(str(label) == positive for label in gold)
+    thresholds = np.array([row["threshold"] for row in rows])
+    recall = np.array([row["recall"] for row in rows])
+    false_alarm = np.array([row["false_alarm_rate"] for row in rows])
+    count = np.array([row["flagged"] for row in rows], dtype=float)
+    # precision of the flags: true flags (recall x positives) over all flags
+    true_flags = np.rint(recall * positives)
+    precision = np.divide(true_flags, count, out=np.full(len(rows), np.nan), where=count > 0)
     ax = _axes(ax, path, (7.0, 5.5))
     name = bilingual(positive, " ")
     ax.plot(thresholds, recall, label=f"召回率 recall of {name}")
