@@ -245,7 +245,7 @@ def compile_pipeline(
     )
 
 
-def _sorted_lookup(keys: list[int], columns: list[int]) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_lookup(keys, columns) -> tuple[np.ndarray, np.ndarray]:
     key_array = np.asarray(keys, dtype=np.uint64)
     order = np.argsort(key_array, kind="stable")
     return key_array[order], np.asarray(columns, dtype=np.intp)[order]
@@ -296,19 +296,27 @@ class TermIndex:
         )
         # characters of the vocabulary get dense ids 1..K; a gram with any other character
         # (id 0) is in no vocabulary term, so ids of ceil(log2(K+1)) bits pack a whole gram
-        chars = sorted({char for term in char_block.vocabulary for char in term})
+        terms = list(char_block.vocabulary)
+        term_columns = np.fromiter(char_block.vocabulary.values(), dtype=np.intp, count=len(terms))
+        width = max((len(term) for term in terms), default=1)
+        # every term padded with NUL to the same width: one 2-D array of code points
+        padded = "".join(term.ljust(width, "\x00") for term in terms)
+        codes = np.frombuffer(padded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        codes = codes.reshape(len(terms), width)
+        chars = np.unique(codes[codes != 0])
         self.char_bits = max(1, len(chars).bit_length())
         self.char_ids = np.zeros(_UNICODE_SIZE, dtype=np.uint64)
-        for number, char in enumerate(chars, start=1):
-            self.char_ids[ord(char)] = number
-        by_length: dict[int, tuple[list[int], list[int]]] = {}
-        for term, column in char_block.vocabulary.items():
-            key = 0
-            for char in term:
-                key = (key << self.char_bits) | int(self.char_ids[ord(char)])
-            keys, columns = by_length.setdefault(len(term), ([], []))
-            keys.append(key)
-            columns.append(column)
+        self.char_ids[chars] = np.arange(1, len(chars) + 1, dtype=np.uint64)
+        ids = self.char_ids[codes]
+        lengths = (codes != 0).sum(axis=1)
+        keys = np.zeros(len(terms), dtype=np.uint64)
+        for position in range(width):
+            inside = position < lengths
+            keys[inside] = (keys[inside] << np.uint64(self.char_bits)) | ids[inside, position]
+        by_length = {
+            int(length): (keys[lengths == length], term_columns[lengths == length])
+            for length in np.unique(lengths)
+        }
         self.char_lookup = {length: _sorted_lookup(*pair) for length, pair in by_length.items()}
 
     def _token_id(self, token: str) -> int:

@@ -288,6 +288,7 @@ def parallel_predict_proba(compiled: CompiledModel, texts: list[str], n_jobs: in
         return compiled.predict_proba(texts)
     import numpy as np
 
+    compiled._term_index()  # build it once here, so the forked workers inherit it
     size = -(-len(texts) // (workers * 4))
     chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
     # fork: the workers inherit the loaded model instead of unpickling a copy
