@@ -8,6 +8,7 @@ equal the scikit-learn pipeline's (the tests compare both over the whole dataset
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,7 @@ class CompiledModel:
         self.sublinear_tf = sublinear_tf
         self.segmenter = segmenter
         self._feature_names: list[str] | None = None
+        self._offsets = [block.offset for block in blocks]
         self._index: TermIndex | bool | None = None
         self._index_lock = threading.Lock()
 
@@ -90,11 +92,15 @@ class CompiledModel:
 
     def decisions_normalized(self, texts: list[str]) -> np.ndarray:
         """Decision values (coefficients x TF-IDF + intercept) of many normalized texts."""
-        rows, cols, values = self.tfidf(texts)
+        return self.decisions_from_tfidf(*self.tfidf(texts), len(texts))
+
+    def decisions_from_tfidf(
+        self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int
+    ) -> np.ndarray:
         weighted = self.coef[cols] * values[:, None]
-        decision = np.empty((len(texts), self.coef.shape[1]))
+        decision = np.empty((n, self.coef.shape[1]))
         for k in range(self.coef.shape[1]):
-            decision[:, k] = np.bincount(rows, weights=weighted[:, k], minlength=len(texts))
+            decision[:, k] = np.bincount(rows, weights=weighted[:, k], minlength=n)
         return decision + self.intercept
 
     def _count_with_dicts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,27 +151,33 @@ class CompiledModel:
                 for term, index in block.vocabulary.items():
                     names[block.offset + index] = term
             self._feature_names = names
-        block = next(b for b in reversed(self.blocks) if column >= b.offset)
+        block = self.blocks[bisect_right(self._offsets, column) - 1]
         return block.name, self._feature_names[column]
 
-    def contributions(self, normalized: str, class_index: int) -> list[tuple[str, str, float]]:
+    def explain(self, normalized: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Probabilities of one normalized text, with its term columns and TF-IDF values
+        (computed once, for :meth:`contributions`)."""
+        rows, columns, values = self.tfidf([normalized])
+        proba = self.proba_from_decision(self.decisions_from_tfidf(rows, columns, values, 1))[0]
+        return proba, columns, values
+
+    def contributions(
+        self, columns: np.ndarray, values: np.ndarray, class_index: int
+    ) -> list[tuple[str, str, float]]:
         """How much each present term pushes toward ``class_index`` against the other classes.
 
         For multinomial models a term's push is its value times the class's coefficient
         minus the mean coefficient over classes (softmax is invariant to that shift).
         """
-        _, columns, values = self.tfidf([normalized])
         coef = self.coef[columns]
         if coef.shape[1] == 1:
             sign = 1.0 if class_index == 1 else -1.0
             push = values * coef[:, 0] * sign
         else:
             push = values * (coef[:, class_index] - coef.mean(axis=1))
-        out = []
-        for column, weight in zip(columns.tolist(), push.tolist()):
-            kind, term = self.feature_name(column)
-            out.append((kind, term, weight))
-        return out
+        return [
+            (*self.feature_name(column), weight) for column, weight in zip(columns.tolist(), push.tolist())
+        ]
 
     # -- (de)serialization as plain data ------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -103,14 +103,14 @@ class PredictorMixin:
         clipped, was_truncated = truncate(text, self.max_chars)
         normalized = normalize(clipped)
         compiled = self._compiled_model()
-        proba = compiled.predict_proba_normalized([normalized])[0]
+        proba, columns, values = compiled.explain(normalized)
         index = int(proba.argmax())
         label = str(compiled.classes[index])
         confidence = float(proba[index])
         if threshold is None:
             threshold = self.uncertainty_threshold
         uncertain = not normalized or (threshold is not None and confidence < threshold)
-        evidence = _top_evidence(compiled.contributions(normalized, index), evidence_terms)
+        evidence = _top_evidence(compiled.contributions(columns, values, index), evidence_terms)
         return Prediction(
             label=label,
             confidence=confidence,
