@@ -16,6 +16,7 @@ pipeline refers to :func:`jieba_lcut` here, so its cold-start subprocess imports
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import hashlib
 import importlib
@@ -377,6 +378,19 @@ def latency(function: Any, messages: list[Any], batches: int) -> dict[str, Any]:
             "other_cores": other.cores}
 
 
+@contextlib.contextmanager
+def pure_python() -> Any:
+    """boundary-nlp without its C module, for comparison, as with BOUNDARY_NLP_PURE_PYTHON=1."""
+    from boundary_nlp import compiled, fastseg
+
+    saved = compiled._speedups, fastseg._cut
+    compiled._speedups, fastseg._cut = None, fastseg._cut_python
+    try:
+        yield
+    finally:
+        compiled._speedups, fastseg._cut = saved
+
+
 def throughput(function: Any, texts: list[str], runs: int) -> tuple[dict[str, Any], Any]:
     rates, output = [], None
     with OtherLoad() as other:
@@ -638,7 +652,15 @@ def measure(settings: dict[str, Any], external: Path, work: Path) -> dict[str, A
     batches = settings["latency_batches"]
     log(f"warm latency: {len(messages)} messages x {batches} passes per stack")
     # fastText's latency includes jieba segmentation, as the other two stacks' does
+    from boundary_nlp.speedups import SPEEDUPS
+
+    results["speedups"] = SPEEDUPS is not None
+    with pure_python():
+        pure = {
+            "boundary_proba_pure_python": latency(lambda t: shipped.predict_proba([t]), messages, batches)
+        }
     results["latency"] = {
+        **pure,
         "boundary_proba": latency(lambda t: shipped.predict_proba([t]), messages, batches),
         "boundary_classify": latency(shipped.classify, messages, batches),
         "naive": latency(lambda t: naive.predict_proba([t]), messages, batches),
@@ -744,7 +766,10 @@ def render(results: dict[str, Any], quick: bool, command: str, started: str, sec
         "",
         f"- **boundary-nlp**: `BoundaryClassifier(**{results['chosen_params']})` (the shipped model's "
         "`metadata['chosen_params']`), fitted on train only. Speed, memory and cold-start rows use "
-        "the shipped default model (`load_model()`, trained on train+dev).",
+        "the shipped default model (`load_model()`, trained on train+dev). Its optional C module "
+        "(`boundary_nlp._speedups`, built at install when a C compiler is present) was "
+        + ("**used**" if results.get("speedups") else "**not built**: every boundary-nlp row is pure Python")
+        + "; one latency row also gives the pure-Python figure.",
         "- **naive**: `jieba.lcut` (default cut) word 1-2 gram TF-IDF + char 1-3 gram TF-IDF "
         "(`FeatureUnion`) + `LogisticRegression()`, scikit-learn defaults, single-character tokens "
         "kept (`tokenizer=jieba.lcut`, `token_pattern=None`)"
@@ -801,6 +826,12 @@ def render(results: dict[str, Any], quick: bool, command: str, started: str, sec
         f"| `classify(text)` p50 / p99 (ms) | {lat['boundary_classify']['p50_ms']:.3f} / "
         f"{lat['boundary_classify']['p99_ms']:.3f} | | | | |",
     ]
+    if "boundary_proba_pure_python" in lat:
+        pure = lat["boundary_proba_pure_python"]
+        lines.append(
+            f"| warm latency p50 / p99 without the C module (pure Python, as with "
+            f"`BOUNDARY_NLP_PURE_PYTHON=1`) (ms) | {pure['p50_ms']:.3f} / {pure['p99_ms']:.3f} | | | "
+            f"{ratio(pure['p50_ms'], lat['naive']['p50_ms'])} | |")
     single = bulk["boundary_single"]["rate"]
     naive_rate = bulk["naive"]["rate"]
     if bulk["has_n_jobs"]:

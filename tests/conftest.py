@@ -119,3 +119,20 @@ def dev_sample(dev_rows) -> list[str]:
 def cli():
     """Run ``python -m boundary_nlp.cli ...``; returns the CompletedProcess."""
     return run_cli
+
+
+@pytest.fixture(params=["python", "c"])
+def implementation(request, monkeypatch) -> str:
+    """Run a test once on the pure-Python hot loops and once on the C module ``_speedups``."""
+    from boundary_nlp import compiled, fastseg
+    from boundary_nlp.speedups import SPEEDUPS
+
+    if request.param == "python":
+        monkeypatch.setattr(fastseg, "_cut", fastseg._cut_python)
+        monkeypatch.setattr(compiled, "_speedups", None)
+    else:
+        if SPEEDUPS is None:
+            pytest.skip("the C module boundary_nlp._speedups is not built here")
+        monkeypatch.setattr(fastseg, "_cut", SPEEDUPS.cut)
+        monkeypatch.setattr(compiled, "_speedups", SPEEDUPS)
+    return request.param

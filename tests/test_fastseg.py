@@ -30,7 +30,7 @@ EXTRA_TEXTS = [
 ]
 
 
-def test_fast_segmenter_matches_jieba_on_every_dataset_text(all_dataset_texts):
+def test_fast_segmenter_matches_jieba_on_every_dataset_text(all_dataset_texts, implementation):
     fast = FastSegmenter()
     reference = JiebaSegmenter(hmm=False)
     mismatches = []
@@ -41,13 +41,13 @@ def test_fast_segmenter_matches_jieba_on_every_dataset_text(all_dataset_texts):
         if got != expected:
             mismatches.append((text, expected, got))
     count = len(all_dataset_texts)
-    print(f"segmentation parity checked on {count} texts, {len(mismatches)} mismatches")
+    print(f"{implementation}: segmentation parity checked on {count} texts, {len(mismatches)} mismatches")
     assert count >= 3600
     assert not mismatches, f"{len(mismatches)} of {count} texts differ, first: {mismatches[:3]}"
 
 
 @pytest.mark.parametrize("text", EXTRA_TEXTS)
-def test_fast_segmenter_matches_jieba_on_mixed_scripts(text):
+def test_fast_segmenter_matches_jieba_on_mixed_scripts(text, implementation):
     normalized = normalize(text)
     assert FastSegmenter().cut(normalized) == JiebaSegmenter().cut(normalized)
 
@@ -62,6 +62,25 @@ SEGMENT_ALPHABET = st.sampled_from(
 def test_fast_segmenter_matches_jieba_on_any_normalized_text(text):
     normalized = normalize(text)
     assert FastSegmenter().cut(normalized) == JiebaSegmenter().cut(normalized)
+
+
+RAW_ALPHABET = SEGMENT_ALPHABET | st.sampled_from(
+    list("\t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000\u9fd5\u9fd6\u4e00")
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=RAW_ALPHABET | st.characters()))
+def test_c_and_python_cut_agree_on_any_text(text):
+    """Also on text that was never normalized: tabs, odd spaces, block-range edges."""
+    from boundary_nlp.speedups import SPEEDUPS
+
+    if SPEEDUPS is None:
+        pytest.skip("the C module boundary_nlp._speedups is not built here")
+    dictionary = fastseg.shipped_dictionary()
+    dictionary.ensure(text)
+    arguments = (text, dictionary.entries, dictionary.unknown_score)
+    assert SPEEDUPS.cut(*arguments) == fastseg._cut_python(*arguments)
 
 
 def test_fast_segmenter_keeps_domain_words():

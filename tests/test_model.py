@@ -496,3 +496,82 @@ def test_vectorized_batch_equals_the_pipeline_for_other_char_ranges(
     assert np.abs(reference - fast).max() <= 1e-9
     one_by_one = np.vstack([compiled.predict_proba([text]) for text in sample[:40]])
     assert np.array_equal(one_by_one, fast[:40])
+
+
+# --- one text at a time: the C module and the Python code --------------------------------
+
+
+def test_one_text_at_a_time_equals_the_batch_bit_for_bit_on_every_dataset_row(
+    default_model, all_dataset_texts, implementation
+):
+    compiled = default_model.compiled
+    batch = compiled.predict_proba(all_dataset_texts)  # the vectorized numpy path
+    one_by_one = np.vstack([compiled.predict_proba([text]) for text in all_dataset_texts])
+    differing = int((one_by_one != batch).any(axis=1).sum())
+    assert differing == 0, f"{implementation}: {differing} of {len(all_dataset_texts)} rows differ"
+
+
+def _evidence_snapshot(model, texts):
+    return [
+        (p.label, p.probabilities, [(e.term, e.kind, e.weight) for e in p.evidence])
+        for p in map(model.classify, texts)
+    ]
+
+
+def test_classify_is_the_same_with_and_without_the_c_module(default_model, dev_sample, monkeypatch):
+    from boundary_nlp import compiled, fastseg
+    from boundary_nlp.speedups import SPEEDUPS
+
+    if SPEEDUPS is None:
+        pytest.skip("the C module boundary_nlp._speedups is not built here")
+    with_c = _evidence_snapshot(default_model, dev_sample)
+    monkeypatch.setattr(fastseg, "_cut", fastseg._cut_python)
+    monkeypatch.setattr(compiled, "_speedups", None)
+    assert _evidence_snapshot(default_model, dev_sample) == with_c
+
+
+def test_a_count_beyond_the_tf_table_falls_back_to_numpy(default_model):
+    from boundary_nlp.compiled import TF_TABLE_SIZE
+    from boundary_nlp.speedups import SPEEDUPS
+
+    compiled = default_model.compiled
+    text = "好" * (TF_TABLE_SIZE + 10)
+    if SPEEDUPS is not None:
+        assert compiled._one_text(text) is None
+    reference = compiled.predict_proba_normalized([text, "好"])[:1]  # two texts: no one-text path
+    assert np.array_equal(compiled.predict_proba_normalized([text]), reference)
+
+
+def test_the_c_module_is_built_where_a_compiler_is(monkeypatch):
+    """A broken C build falls back to Python silently at install; here it is caught."""
+    import shutil
+    import sysconfig
+
+    from boundary_nlp.speedups import SPEEDUPS, load_speedups
+
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if os.environ.get("BOUNDARY_NLP_PURE_PYTHON") or shutil.which(compiler) is None:
+        pytest.skip("pure Python asked for, or no C compiler here")
+    assert SPEEDUPS is not None, "boundary_nlp._speedups did not build; run pip install -v . to see why"
+    monkeypatch.setenv("BOUNDARY_NLP_PURE_PYTHON", "1")
+    assert load_speedups() is None
+
+
+def test_pure_python_mode_gives_the_same_predictions_in_a_new_process(default_model, dev_sample):
+    code = (
+        "import json, sys\n"
+        "from boundary_nlp import load_model\n"
+        "from boundary_nlp.speedups import SPEEDUPS\n"
+        "texts = json.load(sys.stdin)\n"
+        "proba = load_model().predict_proba(texts)\n"
+        "print(json.dumps({'speedups': SPEEDUPS is not None, 'proba': proba.tolist()}))\n"
+    )
+    texts = dev_sample[:50]
+    env = {**os.environ, "BOUNDARY_NLP_PURE_PYTHON": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], input=json.dumps(texts), capture_output=True, text=True, env=env,
+        timeout=120, check=True,
+    )
+    out = json.loads(result.stdout)
+    assert out["speedups"] is False
+    assert np.array_equal(np.asarray(out["proba"]), default_model.predict_proba(texts))

@@ -16,9 +16,14 @@ from typing import Any
 import numpy as np
 
 from .features import CharNgrams, Segmenter, WordNgrams
+from .speedups import SPEEDUPS
 from .text import normalize
 
 VECTORIZED_MIN_TEXTS = 32
+# counts up to this get their tf weight from a table (computed by numpy, so the C path
+# multiplies the very same floats); a larger count sends the text to the numpy path
+TF_TABLE_SIZE = 4096
+_speedups = SPEEDUPS
 _UNICODE_SIZE = 0x110000
 
 
@@ -51,7 +56,7 @@ class CompiledModel:
         # (n_features, n_classes) so a text's rows can be gathered; binary models have one column
         self.coef = np.ascontiguousarray(coef.T)
         self.idf = np.concatenate([block.idf for block in blocks])
-        self.intercept = intercept
+        self.intercept = np.ascontiguousarray(intercept, dtype=float)
         self.word = WordNgrams(word_ngram_range)
         self.char = CharNgrams(char_ngram_range)
         self.sublinear_tf = sublinear_tf
@@ -60,6 +65,7 @@ class CompiledModel:
         self._offsets = [block.offset for block in blocks]
         self._index: TermIndex | bool | None = None
         self._index_lock = threading.Lock()
+        self._tf_table: np.ndarray | None = None
 
     # -- scores ---------------------------------------------------------------------
     def proba_from_decision(self, decision: np.ndarray) -> np.ndarray:
@@ -89,6 +95,33 @@ class CompiledModel:
         norms = np.sqrt(np.bincount(segment, weights=values * values, minlength=2 * n))
         values = values / np.where(norms > 0, norms, 1.0)[segment]
         return rows, cols, values
+
+    def _one_text(self, text: str) -> tuple[bytes, bytes, np.ndarray] | None:
+        """(columns, TF-IDF values, decision values) of one normalized text, by the C module.
+
+        Columns (int64) and values (float64) come as raw bytes, turned into arrays only when
+        asked for (``explain``). The same numbers as ``tfidf`` + ``decisions_from_tfidf``, bit
+        for bit (the tests check the whole corpus). ``None`` without the C module or for a
+        count beyond the tf table; the caller then uses numpy.
+        """
+        speedups = _speedups
+        if speedups is None:
+            return None
+        if self._tf_table is None:
+            counts = np.arange(1, TF_TABLE_SIZE + 1, dtype=float)
+            self._tf_table = np.log(counts) + 1.0 if self.sublinear_tf else counts
+        word_block, char_block = self.blocks
+        tokens = self.segmenter.cut(text)
+        word_low, word_high = self.word.ngram_range
+        char_low, char_high = self.char.ngram_range
+        word_columns = speedups.word_columns(list(tokens), word_block.vocabulary, word_low, word_high)
+        char_columns = speedups.char_columns(text, char_block.vocabulary, char_low, char_high)
+        blocks = ((word_columns, word_block.offset), (char_columns, char_block.offset))
+        result = speedups.tfidf_decision(blocks, self._tf_table, self.idf, self.coef, self.intercept)
+        if result is None:
+            return None
+        columns, values, decision = result
+        return columns, values, np.frombuffer(decision, dtype=float)
 
     def decisions_normalized(self, texts: list[str]) -> np.ndarray:
         """Decision values (coefficients x TF-IDF + intercept) of many normalized texts."""
@@ -137,6 +170,10 @@ class CompiledModel:
     def predict_proba_normalized(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.empty((0, len(self.classes)))
+        if len(texts) < VECTORIZED_MIN_TEXTS and _speedups is not None:
+            ones = [self._one_text(text) for text in texts]
+            if all(one is not None for one in ones):
+                return self.proba_from_decision(np.vstack([one[2] for one in ones]))
         return self.proba_from_decision(self.decisions_normalized(texts))
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
@@ -157,6 +194,14 @@ class CompiledModel:
     def explain(self, normalized: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Probabilities of one normalized text, with its term columns and TF-IDF values
         (computed once, for :meth:`contributions`)."""
+        one = self._one_text(normalized)
+        if one is not None:
+            columns, values, decision = one
+            return (
+                self.proba_from_decision(decision[None, :])[0],
+                np.frombuffer(columns, dtype=np.int64).astype(np.intp, copy=False),
+                np.frombuffer(values, dtype=float),
+            )
         rows, columns, values = self.tfidf([normalized])
         proba = self.proba_from_decision(self.decisions_from_tfidf(rows, columns, values, 1))[0]
         return proba, columns, values

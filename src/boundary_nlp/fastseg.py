@@ -18,6 +18,8 @@ from functools import lru_cache
 from importlib import resources
 from math import log
 
+from .speedups import SPEEDUPS
+
 MAGIC = b"BNLPSEG1"
 RESOURCE = "resources/segmenter-dict.bin"
 
@@ -98,7 +100,7 @@ _ABSENT = object()
 _LATIN_OR_DIGIT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
-def _cut_block(sentence: str, entries: dict[str, float | None], unknown: float) -> list[str]:
+def _cut_block_python(sentence: str, entries: dict[str, float | None], unknown: float) -> list[str]:
     """jieba's get_DAG + calc + __cut_DAG_NO_HMM in one pass from the right.
 
     jieba takes ``max((score, end))`` over the DAG; ends are visited in increasing order
@@ -146,6 +148,26 @@ def _cut_block(sentence: str, entries: dict[str, float | None], unknown: float) 
     return words
 
 
+def _cut_python(text: str, entries: dict[str, float | None], unknown: float) -> list[str]:
+    """jieba's ``cut(text, HMM=False)`` minus whitespace tokens, over loaded entries."""
+    words: list[str] = []
+    for block in _RE_HAN.split(text):
+        if not block:
+            continue
+        if _RE_HAN.match(block):
+            words.extend(_cut_block_python(block, entries, unknown))
+        else:
+            for piece in _RE_SKIP.split(block):
+                if _RE_SKIP.match(piece):
+                    continue  # whitespace tokens are dropped, as JiebaSegmenter does
+                words.extend(piece)
+    return words
+
+
+# the C version (``_speedups.cut``) gives the same tokens; the tests compare the two
+_cut = SPEEDUPS.cut if SPEEDUPS is not None else _cut_python
+
+
 class FastSegmenter:
     """Same tokens as ``JiebaSegmenter(userdict="default", hmm=False)``, fast to start."""
 
@@ -157,19 +179,7 @@ class FastSegmenter:
         if dictionary is None:
             dictionary = self._dictionary = shipped_dictionary()
         dictionary.ensure(text)
-        entries = dictionary.entries
-        words: list[str] = []
-        for block in _RE_HAN.split(text):
-            if not block:
-                continue
-            if _RE_HAN.match(block):
-                words.extend(_cut_block(block, entries, dictionary.unknown_score))
-            else:
-                for piece in _RE_SKIP.split(block):
-                    if _RE_SKIP.match(piece):
-                        continue  # whitespace tokens are dropped, as JiebaSegmenter does
-                    words.extend(piece)
-        return words
+        return _cut(text, dictionary.entries, dictionary.unknown_score)
 
     def __getstate__(self) -> dict:
         return {}
