@@ -575,3 +575,12 @@ def test_pure_python_mode_gives_the_same_predictions_in_a_new_process(default_mo
     out = json.loads(result.stdout)
     assert out["speedups"] is False
     assert np.array_equal(np.asarray(out["proba"]), default_model.predict_proba(texts))
+
+
+def test_large_batches_scored_in_chunks_equal_one_whole_batch(default_model, all_dataset_texts, monkeypatch):
+    from boundary_nlp import compiled
+
+    texts = all_dataset_texts[:1000]
+    whole = default_model.compiled.predict_proba(texts)
+    monkeypatch.setattr(compiled, "CHUNK_TEXTS", 96)  # 11 chunks, the last one short
+    assert np.array_equal(default_model.compiled.predict_proba(texts), whole)

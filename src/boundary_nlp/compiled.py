@@ -20,6 +20,9 @@ from .speedups import SPEEDUPS
 from .text import normalize
 
 VECTORIZED_MIN_TEXTS = 32
+# large batches are scored this many texts at a time: the per-term arrays of a chunk, not of
+# the whole batch, are in memory at once (rows never interact, so results are the same)
+CHUNK_TEXTS = 2048
 # counts up to this get their tf weight from a table (computed by numpy, so the C path
 # multiplies the very same floats); a larger count sends the text to the numpy path
 TF_TABLE_SIZE = 4096
@@ -174,6 +177,13 @@ class CompiledModel:
             ones = [self._one_text(text) for text in texts]
             if all(one is not None for one in ones):
                 return self.proba_from_decision(np.vstack([one[2] for one in ones]))
+        if len(texts) > CHUNK_TEXTS:
+            return np.concatenate(
+                [
+                    self.proba_from_decision(self.decisions_normalized(texts[start : start + CHUNK_TEXTS]))
+                    for start in range(0, len(texts), CHUNK_TEXTS)
+                ]
+            )
         return self.proba_from_decision(self.decisions_normalized(texts))
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
