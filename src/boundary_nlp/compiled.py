@@ -9,7 +9,6 @@ at a time goes through the optional C module when it is built (same numbers, bit
 from __future__ import annotations
 
 import threading
-from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -191,16 +190,15 @@ class CompiledModel:
         return self.predict_proba_normalized([normalize(text) for text in texts])
 
     # -- evidence -------------------------------------------------------------------
-    def feature_name(self, column: int) -> tuple[str, str]:
-        """(block name, term) of a column."""
+    def _names(self) -> list[str]:
+        """The term of every column (built on first use)."""
         if self._feature_names is None:
             names = [""] * self.coef.shape[0]
             for block in self.blocks:
                 for term, index in block.vocabulary.items():
                     names[block.offset + index] = term
             self._feature_names = names
-        block = self.blocks[bisect_right(self._offsets, column) - 1]
-        return block.name, self._feature_names[column]
+        return self._feature_names
 
     def explain(self, normalized: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Probabilities of one normalized text, with its term columns and TF-IDF values
@@ -231,8 +229,12 @@ class CompiledModel:
             push = values * coef[:, 0] * sign
         else:
             push = values * (coef[:, class_index] - coef.mean(axis=1))
+        names = self._names()
+        kinds = [block.name for block in self.blocks]
+        block_of = np.searchsorted(self._offsets, columns, side="right") - 1
         return [
-            (*self.feature_name(column), weight) for column, weight in zip(columns.tolist(), push.tolist())
+            (kinds[block], names[column], weight)
+            for block, column, weight in zip(block_of.tolist(), columns.tolist(), push.tolist())
         ]
 
     # -- (de)serialization as plain data ------------------------------------------

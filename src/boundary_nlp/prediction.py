@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -60,19 +61,26 @@ class Prediction:
 def _top_evidence(contributions: list[tuple[str, str, float]], count: int) -> tuple[Evidence, ...]:
     """The terms pushing hardest toward the label; a term found as a word and as characters
     is shown once, with both pushes added (kind ``"word+char"``)."""
-    merged: dict[str, tuple[set[str], float]] = {}
+    # a block holds a term once, so a term seen twice was seen as a word and as characters
+    totals: dict[str, float] = {}
+    kinds: dict[str, str] = {}
     for kind, term, weight in contributions:
-        kinds, total = merged.get(term, (set(), 0.0))
-        merged[term] = (kinds | {kind}, total + weight)
-    ranked = sorted(
-        (
-            (term, "+".join(sorted(kinds, reverse=True)), total)
-            for term, (kinds, total) in merged.items()
-            if total > 0
-        ),
-        key=lambda item: (-item[2], item[0]),
+        if term in totals:
+            totals[term] += weight
+            kinds[term] = "word+char"
+        else:
+            totals[term] = weight
+            kinds[term] = kind
+    ranked = heapq.nsmallest(
+        count,
+        ((term, kinds[term], total) for term, total in totals.items() if total > 0),
+        key=_strongest_first,
     )
-    return tuple(Evidence(term, kind, weight) for term, kind, weight in ranked[:count])
+    return tuple(Evidence(term, kind, weight) for term, kind, weight in ranked)
+
+
+def _strongest_first(item: tuple[str, str, float]) -> tuple[float, str]:
+    return -item[2], item[0]
 
 
 class PredictorMixin:
