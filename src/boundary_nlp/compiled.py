@@ -117,7 +117,9 @@ class CompiledModel:
         tokens = self.segmenter.cut(text)
         word_low, word_high = self.word.ngram_range
         char_low, char_high = self.char.ngram_range
-        word_columns = speedups.word_columns(list(tokens), word_block.vocabulary, word_low, word_high)
+        if not isinstance(tokens, list):
+            tokens = list(tokens)
+        word_columns = speedups.word_columns(tokens, word_block.vocabulary, word_low, word_high)
         char_columns = speedups.char_columns(text, char_block.vocabulary, char_low, char_high)
         blocks = ((word_columns, word_block.offset), (char_columns, char_block.offset))
         result = speedups.tfidf_decision(blocks, self._tf_table, self.idf, self.coef, self.intercept)
@@ -173,7 +175,11 @@ class CompiledModel:
     def predict_proba_normalized(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.empty((0, len(self.classes)))
-        if len(texts) < VECTORIZED_MIN_TEXTS and _speedups is not None:
+        if len(texts) == 1 and _speedups is not None:
+            one = self._one_text(texts[0])
+            if one is not None:
+                return self.proba_from_decision(one[2][None, :])
+        elif len(texts) < VECTORIZED_MIN_TEXTS and _speedups is not None:
             ones = [self._one_text(text) for text in texts]
             if all(one is not None for one in ones):
                 return self.proba_from_decision(np.vstack([one[2] for one in ones]))

@@ -277,14 +277,12 @@ def _worker_proba(texts: list[str]) -> Any:
 
 def parallel_predict_proba(compiled: CompiledModel, texts: list[str], n_jobs: int | None) -> Any:
     """Score in ``n_jobs`` forked processes when it pays (a batch of 2,000 texts or more)."""
+    workers = (os.cpu_count() or 1) if n_jobs == -1 else (n_jobs or 1)
+    if workers <= 1 or len(texts) < PARALLEL_MIN_TEXTS:
+        return compiled.predict_proba(texts)
     import multiprocessing
 
-    workers = (os.cpu_count() or 1) if n_jobs == -1 else (n_jobs or 1)
-    if (
-        workers <= 1
-        or len(texts) < PARALLEL_MIN_TEXTS
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if "fork" not in multiprocessing.get_all_start_methods():
         return compiled.predict_proba(texts)
     import numpy as np
 
