@@ -584,3 +584,39 @@ def test_large_batches_scored_in_chunks_equal_one_whole_batch(default_model, all
     whole = default_model.compiled.predict_proba(texts)
     monkeypatch.setattr(compiled, "CHUNK_TEXTS", 96)  # 11 chunks, the last one short
     assert np.array_equal(default_model.compiled.predict_proba(texts), whole)
+
+
+def test_evidence_merges_a_term_seen_as_word_and_as_characters():
+    from boundary_nlp.prediction import _top_evidence
+
+    contributions = [
+        ("word", "改", 0.5),
+        ("word", "日期", 0.25),
+        ("word", "帮 我", 0.3),
+        ("char", "改", 0.125),
+        ("char", "日期", -0.5),  # word +0.25, char -0.5: pushes away in total, left out
+        ("char", "期", 0.3),
+        ("char", "的", 0.0),
+    ]
+    evidence = _top_evidence(contributions, 5)
+    assert [(e.term, e.kind, e.weight) for e in evidence] == [
+        ("改", "word+char", 0.625),
+        ("帮 我", "word", 0.3),  # equal weights: ordered by term
+        ("期", "char", 0.3),
+    ]
+    assert [e.term for e in _top_evidence(contributions, 1)] == ["改"]
+
+
+def test_evidence_weights_are_the_summed_contributions_of_the_message(default_model):
+    from boundary_nlp.text import normalize
+
+    text = "麻烦把验收报告的日期改成上个月的"
+    prediction = default_model.classify(text)
+    compiled = default_model.compiled
+    proba, columns, values = compiled.explain(normalize(text))
+    index = list(compiled.classes).index(prediction.label)
+    totals: dict[str, float] = {}
+    for _kind, term, weight in compiled.contributions(columns, values, index):
+        totals[term] = totals.get(term, 0.0) + weight
+    best = sorted((t for t in totals.items() if t[1] > 0), key=lambda t: (-t[1], t[0]))[:5]
+    assert [(e.term, e.weight) for e in prediction.evidence] == best
