@@ -381,14 +381,13 @@ def latency(function: Any, messages: list[Any], batches: int) -> dict[str, Any]:
 @contextlib.contextmanager
 def pure_python() -> Any:
     """boundary-nlp without its C module, for comparison, as with BOUNDARY_NLP_PURE_PYTHON=1."""
-    from boundary_nlp import compiled, fastseg
+    from boundary_nlp import speedups
 
-    saved = compiled._speedups, fastseg._cut
-    compiled._speedups, fastseg._cut = None, fastseg._cut_python
+    saved, speedups.SPEEDUPS = speedups.SPEEDUPS, None
     try:
         yield
     finally:
-        compiled._speedups, fastseg._cut = saved
+        speedups.SPEEDUPS = saved
 
 
 def throughput(function: Any, texts: list[str], runs: int) -> tuple[dict[str, Any], Any]:

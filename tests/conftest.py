@@ -124,15 +124,10 @@ def cli():
 @pytest.fixture(params=["python", "c"])
 def implementation(request, monkeypatch) -> str:
     """Run a test once on the pure-Python hot loops and once on the C module ``_speedups``."""
-    from boundary_nlp import compiled, fastseg
-    from boundary_nlp.speedups import SPEEDUPS
+    from boundary_nlp import speedups
 
     if request.param == "python":
-        monkeypatch.setattr(fastseg, "_cut", fastseg._cut_python)
-        monkeypatch.setattr(compiled, "_speedups", None)
-    else:
-        if SPEEDUPS is None:
-            pytest.skip("the C module boundary_nlp._speedups is not built here")
-        monkeypatch.setattr(fastseg, "_cut", SPEEDUPS.cut)
-        monkeypatch.setattr(compiled, "_speedups", SPEEDUPS)
+        monkeypatch.setattr(speedups, "SPEEDUPS", None)
+    elif speedups.SPEEDUPS is None:
+        pytest.skip("the C module boundary_nlp._speedups is not built here")
     return request.param

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from . import speedups
 from .features import CharNgrams, Segmenter, WordNgrams
-from .speedups import SPEEDUPS
 from .text import normalize
 
 VECTORIZED_MIN_TEXTS = 32
@@ -26,7 +26,6 @@ CHUNK_TEXTS = 2048
 # counts up to this get their tf weight from a table (computed by numpy, so the C path
 # multiplies the very same floats); a larger count sends the text to the numpy path
 TF_TABLE_SIZE = 4096
-_speedups = SPEEDUPS
 _UNICODE_SIZE = 0x110000
 
 
@@ -107,8 +106,8 @@ class CompiledModel:
         for bit (the tests check the whole corpus). ``None`` without the C module or for a
         count beyond the tf table; the caller then uses numpy.
         """
-        speedups = _speedups
-        if speedups is None:
+        module = speedups.SPEEDUPS
+        if module is None:
             return None
         if self._tf_table is None:
             counts = np.arange(1, TF_TABLE_SIZE + 1, dtype=float)
@@ -119,10 +118,10 @@ class CompiledModel:
         char_low, char_high = self.char.ngram_range
         if not isinstance(tokens, list):
             tokens = list(tokens)
-        word_columns = speedups.word_columns(tokens, word_block.vocabulary, word_low, word_high)
-        char_columns = speedups.char_columns(text, char_block.vocabulary, char_low, char_high)
+        word_columns = module.word_columns(tokens, word_block.vocabulary, word_low, word_high)
+        char_columns = module.char_columns(text, char_block.vocabulary, char_low, char_high)
         blocks = ((word_columns, word_block.offset), (char_columns, char_block.offset))
-        result = speedups.tfidf_decision(blocks, self._tf_table, self.idf, self.coef, self.intercept)
+        result = module.tfidf_decision(blocks, self._tf_table, self.idf, self.coef, self.intercept)
         if result is None:
             return None
         columns, values, decision = result
@@ -175,13 +174,12 @@ class CompiledModel:
     def predict_proba_normalized(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.empty((0, len(self.classes)))
-        if len(texts) == 1 and _speedups is not None:
-            one = self._one_text(texts[0])
-            if one is not None:
-                return self.proba_from_decision(one[2][None, :])
-        elif len(texts) < VECTORIZED_MIN_TEXTS and _speedups is not None:
+        if len(texts) < VECTORIZED_MIN_TEXTS and speedups.SPEEDUPS is not None:
+            # C per text; if one text needs numpy (a count beyond the tf table), all do
             ones = [self._one_text(text) for text in texts]
             if all(one is not None for one in ones):
+                if len(ones) == 1:  # the single-message hot path: no stacking
+                    return self.proba_from_decision(ones[0][2][None, :])
                 return self.proba_from_decision(np.vstack([one[2] for one in ones]))
         if len(texts) > CHUNK_TEXTS:
             return np.concatenate(

@@ -19,7 +19,7 @@ from functools import lru_cache
 from importlib import resources
 from math import log
 
-from .speedups import SPEEDUPS
+from . import speedups
 
 MAGIC = b"BNLPSEG1"
 RESOURCE = "resources/segmenter-dict.bin"
@@ -165,10 +165,6 @@ def _cut_python(text: str, entries: dict[str, float | None], unknown: float) -> 
     return words
 
 
-# the C version (``_speedups.cut``) gives the same tokens; the tests compare the two
-_cut = SPEEDUPS.cut if SPEEDUPS is not None else _cut_python
-
-
 class FastSegmenter:
     """Same tokens as ``JiebaSegmenter(userdict="default", hmm=False)``, fast to start."""
 
@@ -180,7 +176,9 @@ class FastSegmenter:
         if dictionary is None:
             dictionary = self._dictionary = shipped_dictionary()
         dictionary.ensure(text)
-        return _cut(text, dictionary.entries, dictionary.unknown_score)
+        # the C version gives the same tokens; the tests compare the two
+        cut = _cut_python if speedups.SPEEDUPS is None else speedups.SPEEDUPS.cut
+        return cut(text, dictionary.entries, dictionary.unknown_score)
 
     def __getstate__(self) -> dict:
         return {}

@@ -21,4 +21,6 @@ def load_speedups() -> ModuleType | None:
     return _speedups
 
 
+# the one switch: library code reads this at call time, so setting it to None (as tests and
+# the benchmark's pure-Python row do) turns every C path off at once
 SPEEDUPS = load_speedups()
