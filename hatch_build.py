@@ -46,7 +46,7 @@ class SpeedupsBuildHook(BuildHookInterface):
     PLUGIN_NAME = "boundary-nlp-speedups"
 
     def initialize(self, version: str, build_data: dict) -> None:
-        if self.target_name != "wheel" or os.environ.get("BOUNDARY_NLP_PURE_PYTHON"):
+        if self.target_name != "wheel" or os.environ.get("BOUNDARY_NLP_PURE_PYTHON", "") not in ("", "0"):
             return
         if sys.platform == "win32":
             self.app.display_warning("boundary-nlp: no C speedups on Windows; installing pure Python")
