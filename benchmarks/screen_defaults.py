@@ -15,7 +15,7 @@ Every candidate is paired with the reference (char 1-3 TF-IDF + LinearSVC, `run.
 points and how many splits the candidate won. The rule a candidate must pass to be worth a
 full `run.py` is printed with the table:
 
-    python benchmarks/screen_defaults.py                       # all three sources, ~35 min
+    python benchmarks/screen_defaults.py                       # all three sources, ~25 min
     python benchmarks/screen_defaults.py --datasets corpus     # one source
     python benchmarks/screen_defaults.py --quick               # 1,500-row subsets, 2 outer folds
 """
@@ -151,7 +151,7 @@ CANDIDATES: dict[str, tuple[str, Callable[[], Any], str]] = {
     "default": (
         "union",
         default_lr,
-        "BoundaryClassifier() as shipped: word 1-2 + char 1-3, LR C=10 balanced",
+        "BoundaryClassifier() defaults: word 1-2 + char 1-3, LR C=10 balanced",
     ),
     "union_svc1": ("union", partial(svc, 1.0), "same features, LinearSVC(C=1, balanced)"),
     "union_svc05": ("union", partial(svc, 0.5), "same features, LinearSVC(C=0.5, balanced)"),
