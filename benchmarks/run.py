@@ -512,27 +512,40 @@ def reference_char_svc() -> Any:
     return make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3)), LinearSVC(random_state=0))
 
 
-def public_benchmarks(external: Path, subsample: int | None) -> dict[str, Any]:
+def load_waimai(path: Path) -> tuple[Any, Any]:
+    """Texts and labels of waimai_10k.csv as numpy object arrays (labels as read: "0" / "1")."""
     import numpy as np
-    from sklearn.model_selection import StratifiedKFold, train_test_split
 
     from boundary_nlp import load_dataset
+
+    texts, labels = load_dataset(path, text_column="review", label_column="label")
+    return np.asarray(texts, dtype=object), np.asarray(labels, dtype=object)
+
+
+def waimai_folds(x: Any, y: Any) -> list[tuple[Any, Any]]:
+    """The (train, test) index pairs of the waimai 5-fold CV protocol."""
+    from sklearn.model_selection import StratifiedKFold
+
+    return list(StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(x, y))
+
+
+def public_benchmarks(external: Path, subsample: int | None) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
     from boundary_nlp.model import BoundaryClassifier
 
     results: dict[str, Any] = {"references": read_reference_figures(external / "README.md")}
     waimai_path = external / "waimai_10k.csv"
     if waimai_path.is_file():
-        texts, labels = load_dataset(waimai_path, text_column="review", label_column="label")
-        x, y = np.asarray(texts, dtype=object), np.asarray(labels)
+        x, y = load_waimai(waimai_path)
         rows = len(x)
         if subsample and subsample < len(x):
             x, _, y, _ = train_test_split(x, y, train_size=subsample, stratify=y, random_state=0)
         log(f"waimai_10k: {len(x)} of {rows} rows, stratified 5-fold CV, BoundaryClassifier()")
         seconds = 0.0
         folds, reference_folds = [], []
-        for number, (train_index, test_index) in enumerate(
-            StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(x, y), start=1
-        ):
+        for number, (train_index, test_index) in enumerate(waimai_folds(x, y), start=1):
             start = time.perf_counter()
             model = BoundaryClassifier().fit(list(x[train_index]), list(y[train_index]))
             predicted = model.predict(list(x[test_index]))

@@ -41,7 +41,16 @@ from sklearn.svm import LinearSVC
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR.parent / "src"), str(BENCH_DIR)]
 
-from run import DATASETS, DEFAULT_EXTERNAL, ROOT, checkout_info, read_thucnews, reference_char_svc  # noqa: E402
+from run import (  # noqa: E402
+    DATASETS,
+    DEFAULT_EXTERNAL,
+    ROOT,
+    checkout_info,
+    load_waimai,
+    read_thucnews,
+    reference_char_svc,
+    waimai_folds,
+)
 
 from boundary_nlp import load_dataset  # noqa: E402
 from boundary_nlp.features import build_feature_union  # noqa: E402
@@ -231,11 +240,10 @@ def splits_for(source: str, quick: bool, external: Path) -> tuple[list[Any], str
         )
         return out, "datasets/train.csv -> datasets/dev.csv"
     if source == "waimai":
-        texts, labels = load_dataset(external / "waimai_10k.csv", text_column="review", label_column="label")
-        x, y = np.asarray(texts, dtype=object), np.asarray([str(v) for v in labels], dtype=object)
+        x, y = load_waimai(external / "waimai_10k.csv")
         if quick:
             x, _, y, _ = train_test_split(x, y, train_size=1500, stratify=y, random_state=SEED)
-        outer = list(StratifiedKFold(5, shuffle=True, random_state=SEED).split(x, y))[: 2 if quick else 5]
+        outer = waimai_folds(x, y)[: 2 if quick else 5]
         for train_part, _ in outer:  # the outer test fold is never touched
             xo, yo = x[train_part], y[train_part]
             for a, b in StratifiedKFold(5, shuffle=True, random_state=SEED).split(xo, yo):
