@@ -260,9 +260,12 @@ def read_reference_figures(readme: Path) -> dict[str, dict[str, str]]:
     return figures
 
 
-def read_thucnews(path: Path, names: list[str]) -> tuple[list[str], list[str]]:
+def read_thucnews(folder: Path, split: str) -> tuple[list[str], list[str]]:
+    """Titles and topic names of ``folder/{split}.txt`` (ids kept if there is no class.txt)."""
+    names_file = folder / "class.txt"
+    names = names_file.read_text(encoding="utf-8").split() if names_file.is_file() else []
     texts, labels = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in (folder / f"{split}.txt").read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         title, label = line.rsplit("\t", 1)
@@ -562,10 +565,8 @@ def public_benchmarks(external: Path, subsample: int | None) -> dict[str, Any]:
         }
     thuc = external / "thucnews_titles"
     if (thuc / "dev.txt").is_file() and (thuc / "test.txt").is_file():
-        names_file = thuc / "class.txt"
-        names = names_file.read_text(encoding="utf-8").split() if names_file.is_file() else []
-        train_texts, train_labels = read_thucnews(thuc / "dev.txt", names)
-        test_texts, test_labels = read_thucnews(thuc / "test.txt", names)
+        train_texts, train_labels = read_thucnews(thuc, "dev")
+        test_texts, test_labels = read_thucnews(thuc, "test")
         sizes = (len(train_texts), len(test_texts))
         if subsample and subsample < len(train_texts):
             train_texts, _, train_labels, _ = train_test_split(

@@ -175,24 +175,32 @@ CANDIDATES: dict[str, tuple[str, Callable[[], Any], str]] = {
 }
 
 
-def features(train: list[str], other: list[str], segmenter: CachingSegmenter) -> dict[str, tuple[Any, Any]]:
+def features(
+    train: list[str], other: list[str], keys: set[str], segmenter: CachingSegmenter
+) -> dict[str, tuple[Any, Any]]:
+    """The (train, held-out) matrices of each feature set in ``keys``, built once per split."""
     params = BoundaryClassifier().get_params()
     word_range, char_range = tuple(params["word_ngram_range"]), tuple(params["char_ngram_range"])
     clipped_train = [truncate(t, params["max_chars"])[0] for t in train]
     clipped_other = [truncate(t, params["max_chars"])[0] for t in other]
-    reference = reference_char_svc().steps[0][1]
-    out = {"reference": (reference.fit_transform(train), reference.transform(other))}
+    out = {}
+    if keys & {"reference", "reference+words"}:
+        reference = reference_char_svc().steps[0][1]
+        out["reference"] = (reference.fit_transform(train), reference.transform(other))
     for key, chars in (("union", char_range), ("union14", (char_range[0], 4))):
-        union = build_feature_union(word_range, chars, params["min_df"], params["sublinear_tf"], segmenter)
-        union.fit(clipped_train)
-        out[key] = (union.transform(clipped_train).tocsr(), union.transform(clipped_other).tocsr())
-        if key == "union":
-            words = union.transformer_list[0][1]
-            out["words"] = (words.transform(clipped_train), words.transform(clipped_other))
-    out["reference+words"] = (
-        (out["reference"][0], out["words"][0]),
-        (out["reference"][1], out["words"][1]),
-    )
+        if key in keys or (key == "union" and "reference+words" in keys):
+            union = build_feature_union(
+                word_range, chars, params["min_df"], params["sublinear_tf"], segmenter
+            )
+            union.fit(clipped_train)
+            out[key] = (union.transform(clipped_train).tocsr(), union.transform(clipped_other).tocsr())
+            n_words = len(union.transformer_list[0][1].vocabulary_)  # the union is [word | char]
+            out[key + ":words"] = (out[key][0][:, :n_words], out[key][1][:, :n_words])
+    if "reference+words" in keys:
+        out["reference+words"] = (
+            (out["reference"][0], out["union:words"][0]),
+            (out["reference"][1], out["union:words"][1]),
+        )
     return out
 
 
@@ -205,7 +213,7 @@ def score_split(
     segmenter: CachingSegmenter,
     check_default: bool,
 ) -> dict[str, dict[str, float]]:
-    blocks = features(train, other, segmenter)
+    blocks = features(train, other, {CANDIDATES[name][0] for name in names}, segmenter)
     scores: dict[str, dict[str, float]] = {}
     for name in names:
         key, make, _ = CANDIDATES[name]
@@ -249,9 +257,7 @@ def splits_for(source: str, quick: bool, external: Path) -> tuple[list[Any], str
             for a, b in StratifiedKFold(5, shuffle=True, random_state=SEED).split(xo, yo):
                 out.append((list(xo[a]), yo[a], list(xo[b]), yo[b]))
         return out, f"{len(outer)} outer training parts x inner 5-fold CV"
-    thuc = external / "thucnews_titles"
-    names = (thuc / "class.txt").read_text(encoding="utf-8").split()
-    texts, labels = read_thucnews(thuc / "dev.txt", names)
+    texts, labels = read_thucnews(external / "thucnews_titles", "dev")
     x, y = np.asarray(texts, dtype=object), np.asarray(labels, dtype=object)
     if quick:
         x, _, y, _ = train_test_split(x, y, train_size=1500, stratify=y, random_state=SEED)
@@ -260,7 +266,7 @@ def splits_for(source: str, quick: bool, external: Path) -> tuple[list[Any], str
     return out, "5-fold CV inside dev.txt"
 
 
-def summarize(source: str, per_split: list[dict[str, dict[str, float]]], names: list[str]) -> dict[str, Any]:
+def summarize(per_split: list[dict[str, dict[str, float]]], names: list[str]) -> dict[str, Any]:
     reference = np.array([s["reference"]["accuracy"] for s in per_split])
     summary = {}
     for name in names:
@@ -379,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             "protocol": protocol,
             "splits": per_split,
             "rows": len(splits[0][3]),
-            "summary": summarize(source, per_split, names),
+            "summary": summarize(per_split, names),
         }
     report = render(results, names)
     print(report)
