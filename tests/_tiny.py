@@ -34,7 +34,10 @@ class StubModel:
         self.overrides = overrides or {}
         self.calls: list[tuple[str, float | None]] = []
 
-    def classify(self, text: str, threshold: float | None = None) -> Prediction:
+    def classify(self, texts, threshold: float | None = None):
+        if not isinstance(texts, str):
+            return [self.classify(text, threshold) for text in texts]
+        text = texts
         self.calls.append((text, threshold))
         if text in self.overrides:
             return self.overrides[text]
@@ -48,7 +51,7 @@ class StubModel:
 class FailingModel:
     classes_ = ("courtesy", "in_scope", "prohibited")
 
-    def classify(self, text: str, threshold: float | None = None) -> Prediction:
+    def classify(self, texts, threshold: float | None = None):
         raise RuntimeError("model exploded")
 
 

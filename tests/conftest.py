@@ -97,9 +97,17 @@ def small_model(small_training_set):
 def saved_small_model_path(small_model, tmp_path_factory) -> Path:
     from boundary_nlp import save_model
 
-    path = tmp_path_factory.mktemp("small-model") / "small.joblib"
+    path = tmp_path_factory.mktemp("small-model") / "small.bnlp"
     save_model(small_model, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def corpus_estimator(train_rows):
+    """``BoundaryClassifier()`` with its defaults, fitted on train.csv (the parity oracle)."""
+    from boundary_nlp.model import BoundaryClassifier
+
+    return BoundaryClassifier().fit([r["text"] for r in train_rows], [r["label"] for r in train_rows])
 
 
 @pytest.fixture(scope="session")

@@ -244,6 +244,6 @@ def test_done_when_check_with_the_shipped_model():
         boundary_nlp.default_model()
     except (FileNotFoundError, boundary_nlp.ModelLoadError) as error:
         pytest.skip(f"no shipped model yet: {error}")
-    result = analyze("会议纪要发群里，另外帮我把考勤记录改一下")
+    result = boundary_nlp.analyze("会议纪要发群里，另外帮我把考勤记录改一下")
     assert len(result.parts) == 2
     assert result.overall.label == "prohibited"

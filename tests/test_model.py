@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 import boundary_nlp
-from boundary_nlp import DEFAULT_MAX_CHARS, LABELS, BoundaryModel, Prediction, load_model
+from boundary_nlp import DEFAULT_MAX_CHARS, LABELS, BoundaryModel, Prediction, load_model, save_model
 from boundary_nlp.model import BoundaryClassifier
 from boundary_nlp.text import normalize
 
@@ -128,8 +128,14 @@ def test_binary_model_compiled_path_equals_pipeline_and_labels_are_users_own():
 def test_init_stores_parameters_unchanged():
     word_range = [1, 3]
     weights = {"in_scope": 1.0, "courtesy": 2.0, "prohibited": 3.0}
-    model = BoundaryClassifier(C=0.5, word_ngram_range=word_range, class_weight=weights, max_chars=None,
-                               uncertainty_threshold=0.7, random_state=7)
+    model = BoundaryClassifier(
+        C=0.5,
+        word_ngram_range=word_range,
+        class_weight=weights,
+        max_chars=None,
+        uncertainty_threshold=0.7,
+        random_state=7,
+    )
     assert model.word_ngram_range is word_range
     assert model.class_weight is weights
     assert model.C == 0.5 and model.max_chars is None
@@ -141,8 +147,17 @@ def test_get_params_returns_every_init_parameter():
     params = BoundaryClassifier(C=3.0, min_df=2).get_params()
     assert params["C"] == 3.0 and params["min_df"] == 2
     assert set(params) == {
-        "C", "word_ngram_range", "char_ngram_range", "min_df", "sublinear_tf", "class_weight",
-        "userdict", "max_chars", "uncertainty_threshold", "max_iter", "random_state",
+        "C",
+        "word_ngram_range",
+        "char_ngram_range",
+        "min_df",
+        "sublinear_tf",
+        "class_weight",
+        "userdict",
+        "max_chars",
+        "uncertainty_threshold",
+        "max_iter",
+        "random_state",
     }
 
 
@@ -223,17 +238,30 @@ def test_classify_equals_predict_proba_for_the_estimator(small_model, dev_sample
         np.testing.assert_allclose(got, row, rtol=0, atol=1e-9)
 
 
-def test_compiled_default_model_equals_sklearn_pipeline_on_every_dataset_row(
-    default_model, all_dataset_texts
+def test_predictor_equals_the_sklearn_pipeline_on_every_dataset_row(
+    corpus_estimator, all_dataset_texts, implementation
 ):
-    estimator = default_model.estimator
-    assert isinstance(estimator, BoundaryClassifier)
-    compiled = default_model.predict_proba(all_dataset_texts)
-    reference = estimator.predict_proba(all_dataset_texts)
-    assert compiled.shape == reference.shape == (len(all_dataset_texts), 3)
-    diff = float(np.abs(compiled - reference).max())
+    """The one predictor (numpy batch, or C per text) against scikit-learn, the whole corpus."""
+    reference = corpus_estimator.pipeline_.predict_proba(all_dataset_texts)
+    batch = corpus_estimator.predict_proba(all_dataset_texts)
+    assert batch.shape == reference.shape == (len(all_dataset_texts), 3)
+    diff = float(np.abs(batch - reference).max())
     assert diff <= 1e-9, f"max abs difference {diff:.3g} over {len(all_dataset_texts)} rows"
-    assert list(default_model.predict(all_dataset_texts)) == list(estimator.predict(all_dataset_texts))
+    assert list(corpus_estimator.predict(all_dataset_texts)) == list(
+        corpus_estimator.pipeline_.predict(all_dataset_texts)
+    )
+    one_by_one = np.vstack([corpus_estimator.predict_proba(text) for text in all_dataset_texts[::7]])
+    assert np.abs(one_by_one - reference[::7]).max() <= 1e-9
+
+
+def test_saved_and_loaded_corpus_model_equals_the_estimator_bit_for_bit(
+    corpus_estimator, all_dataset_texts, tmp_path
+):
+    path = save_model(corpus_estimator, tmp_path / "corpus.bnlp")
+    loaded = load_model(path)
+    assert np.array_equal(
+        loaded.predict_proba(all_dataset_texts), corpus_estimator.predict_proba(all_dataset_texts)
+    )
 
 
 # --- classify ----------------------------------------------------------------------------
@@ -420,8 +448,14 @@ def test_fresh_process_with_eight_threads_on_first_use_gives_the_same_prediction
     texts = [row["text"] for row in dev_rows[1::10]]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), PYTHONIOENCODING="utf-8")
     result = subprocess.run(
-        [sys.executable, "-c", CONCURRENT_FIRST_USE], input=json.dumps(texts, ensure_ascii=False),
-        capture_output=True, text=True, encoding="utf-8", env=env, cwd=ROOT, timeout=180,
+        [sys.executable, "-c", CONCURRENT_FIRST_USE],
+        input=json.dumps(texts, ensure_ascii=False),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        cwd=ROOT,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     output = json.loads(result.stdout)
@@ -482,19 +516,19 @@ def test_sklearn_estimator_checks_pass_for_text_input():
 def test_vectorized_batch_equals_the_pipeline_for_other_char_ranges(
     char_ngram_range, small_training_set, dev_rows
 ):
-    from boundary_nlp.compiled import VECTORIZED_MIN_TEXTS
+    from boundary_nlp._linear import VECTORIZED_MIN_TEXTS
     from boundary_nlp.model import BoundaryClassifier
 
     texts, labels = small_training_set
     model = BoundaryClassifier(C=10, char_ngram_range=char_ngram_range).fit(texts, labels)
-    compiled = model._compiled_model()
-    assert compiled._term_index() is not None  # the numpy path is the one under test
+    predictor = model.model_
+    assert predictor._term_index() is not None  # the numpy path is the one under test
     sample = [row["text"] for row in dev_rows[:300]]
     assert len(sample) >= VECTORIZED_MIN_TEXTS
-    reference = model.predict_proba(sample)
-    fast = compiled.predict_proba(sample)
+    reference = model.pipeline_.predict_proba(sample)
+    fast = predictor.predict_proba(sample)
     assert np.abs(reference - fast).max() <= 1e-9
-    one_by_one = np.vstack([compiled.predict_proba([text]) for text in sample[:40]])
+    one_by_one = np.vstack([predictor.predict_proba([text]) for text in sample[:40]])
     assert np.array_equal(one_by_one, fast[:40])
 
 
@@ -504,9 +538,9 @@ def test_vectorized_batch_equals_the_pipeline_for_other_char_ranges(
 def test_one_text_at_a_time_equals_the_batch_bit_for_bit_on_every_dataset_row(
     default_model, all_dataset_texts, implementation
 ):
-    compiled = default_model.compiled
-    batch = compiled.predict_proba(all_dataset_texts)  # the vectorized numpy path
-    one_by_one = np.vstack([compiled.predict_proba([text]) for text in all_dataset_texts])
+    predictor = default_model.predictor
+    batch = predictor.predict_proba(all_dataset_texts)  # the vectorized numpy path
+    one_by_one = np.vstack([predictor.predict_proba([text]) for text in all_dataset_texts])
     differing = int((one_by_one != batch).any(axis=1).sum())
     assert differing == 0, f"{implementation}: {differing} of {len(all_dataset_texts)} rows differ"
 
@@ -529,15 +563,15 @@ def test_classify_is_the_same_with_and_without_the_c_module(default_model, dev_s
 
 
 def test_a_count_beyond_the_tf_table_falls_back_to_numpy(default_model):
-    from boundary_nlp.compiled import TF_TABLE_SIZE
+    from boundary_nlp._linear import TF_TABLE_SIZE
     from boundary_nlp.speedups import SPEEDUPS
 
-    compiled = default_model.compiled
+    predictor = default_model.predictor
     text = "好" * (TF_TABLE_SIZE + 10)
     if SPEEDUPS is not None:
-        assert compiled._one_text(text) is None
-    reference = compiled.predict_proba_normalized([text, "好"])[:1]  # two texts: no one-text path
-    assert np.array_equal(compiled.predict_proba_normalized([text]), reference)
+        assert predictor._one_text_c(text) is None
+    reference = predictor.decide_proba([text, "好"])[:1]  # two texts: no one-text path
+    assert np.array_equal(predictor.decide_proba([text]), reference)
 
 
 def test_the_c_module_is_built_where_a_compiler_is(monkeypatch):
@@ -567,8 +601,13 @@ def test_pure_python_mode_gives_the_same_predictions_in_a_new_process(default_mo
     texts = dev_sample[:50]
     env = {**os.environ, "BOUNDARY_NLP_PURE_PYTHON": "1"}
     result = subprocess.run(
-        [sys.executable, "-c", code], input=json.dumps(texts), capture_output=True, text=True, env=env,
-        timeout=120, check=True,
+        [sys.executable, "-c", code],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
     )
     out = json.loads(result.stdout)
     assert out["speedups"] is False
@@ -576,16 +615,16 @@ def test_pure_python_mode_gives_the_same_predictions_in_a_new_process(default_mo
 
 
 def test_large_batches_scored_in_chunks_equal_one_whole_batch(default_model, all_dataset_texts, monkeypatch):
-    from boundary_nlp import compiled
+    from boundary_nlp import _linear
 
     texts = all_dataset_texts[:1000]
-    whole = default_model.compiled.predict_proba(texts)
-    monkeypatch.setattr(compiled, "CHUNK_TEXTS", 96)  # 11 chunks, the last one short
-    assert np.array_equal(default_model.compiled.predict_proba(texts), whole)
+    whole = default_model.predict_proba(texts)
+    monkeypatch.setattr(_linear, "CHUNK_TEXTS", 96)  # 11 chunks, the last one short
+    assert np.array_equal(default_model.predict_proba(texts), whole)
 
 
 def test_evidence_merges_a_term_seen_as_word_and_as_characters():
-    from boundary_nlp.prediction import _top_evidence
+    from boundary_nlp.prediction import top_evidence
 
     contributions = [
         ("word", "改", 0.5),
@@ -596,13 +635,13 @@ def test_evidence_merges_a_term_seen_as_word_and_as_characters():
         ("char", "期", 0.3),
         ("char", "的", 0.0),
     ]
-    evidence = _top_evidence(contributions, 5)
+    evidence = top_evidence(contributions, 5)
     assert [(e.term, e.kind, e.weight) for e in evidence] == [
         ("改", "word+char", 0.625),
         ("帮 我", "word", 0.3),  # equal weights: ordered by term
         ("期", "char", 0.3),
     ]
-    assert [e.term for e in _top_evidence(contributions, 1)] == ["改"]
+    assert [e.term for e in top_evidence(contributions, 1)] == ["改"]
 
 
 def test_evidence_weights_are_the_summed_contributions_of_the_message(default_model):
@@ -610,11 +649,11 @@ def test_evidence_weights_are_the_summed_contributions_of_the_message(default_mo
 
     text = "麻烦把验收报告的日期改成上个月的"
     prediction = default_model.classify(text)
-    compiled = default_model.compiled
-    proba, columns, values = compiled.explain(normalize(text))
-    index = list(compiled.classes).index(prediction.label)
+    predictor = default_model.predictor
+    columns, values, _ = predictor._features_one(normalize(text))
+    index = list(predictor.classes).index(prediction.label)
     totals: dict[str, float] = {}
-    for _kind, term, weight in compiled.contributions(columns, values, index):
+    for _kind, term, weight in predictor.contributions(columns, values, index):
         totals[term] = totals.get(term, 0.0) + weight
     best = sorted((t for t in totals.items() if t[1] > 0), key=lambda t: (-t[1], t[0]))[:5]
     assert [(e.term, e.weight) for e in prediction.evidence] == best

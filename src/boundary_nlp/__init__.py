@@ -1,7 +1,9 @@
 """boundary-nlp: is a client's request the job, a courtesy favor, or over the line?
 
-``classify``, ``load_model`` and the data helpers import only numpy, joblib and jieba;
-``BoundaryClassifier`` (training) imports scikit-learn on first use.
+``classify``, ``load_model`` and the data helpers import numpy (and jieba only for models
+with a custom dictionary); ``BoundaryClassifier`` (training) imports scikit-learn on first
+use. This module is the top of the package: only it (and the CLI and the service) resolve
+the shipped default model; everything below receives a model.
 """
 
 from __future__ import annotations
@@ -11,15 +13,23 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .advice import Advice
-from .data import CheckReport, DataError, check, load_dataset
+from .data import CheckReport, check, load_dataset
+from .errors import (
+    BoundaryNLPError,
+    DataError,
+    LedgerError,
+    ModelLoadError,
+    ModelVersionWarning,
+    PickleSecurityWarning,
+)
 from .evaluation import Evaluation, evaluate
 from .inputs import DEFAULT_MAX_CHARS
 from .labels import LABELS, Label
-from .persistence import BoundaryModel, ModelLoadError, ModelVersionWarning, load_model, save_model
+from .persistence import BoundaryModel, load_legacy_model, load_model, save_model
 from .prediction import Evidence, Prediction
 
 if TYPE_CHECKING:
-    from .analysis import Analysis, AskPart, analyze
+    from .analysis import Analysis, AskPart
     from .ledger import DegreeStatus, FavorLedger
     from .model import BoundaryClassifier
 
@@ -31,6 +41,7 @@ __all__ = [
     "AskPart",
     "BoundaryClassifier",
     "BoundaryModel",
+    "BoundaryNLPError",
     "CheckReport",
     "DataError",
     "DegreeStatus",
@@ -38,8 +49,10 @@ __all__ = [
     "Evidence",
     "FavorLedger",
     "Label",
+    "LedgerError",
     "ModelLoadError",
     "ModelVersionWarning",
+    "PickleSecurityWarning",
     "Prediction",
     "__version__",
     "analyze",
@@ -48,22 +61,23 @@ __all__ = [
     "default_model",
     "evaluate",
     "load_dataset",
+    "load_legacy_model",
     "load_model",
     "save_model",
 ]
 
 _LAZY = {
     "BoundaryClassifier": "model",
-    "analyze": "analysis",
     "Analysis": "analysis",
     "AskPart": "analysis",
-    "FavorLedger": "ledger",
     "DegreeStatus": "ledger",
 }
 
 
 def __getattr__(name: str) -> Any:
     # scikit-learn takes seconds to import: load training and extras only when asked for
+    if name == "FavorLedger":
+        return _favor_ledger_class()
     if name in _LAZY:
         import importlib
 
@@ -85,10 +99,43 @@ def default_model() -> BoundaryModel:
         return _default
 
 
-def classify(text: str, model: Any = None, threshold: float | None = None) -> Prediction:
-    """Classify one message with ``model`` (default: the shipped model).
+def classify(
+    text: str | Any, model: Any = None, threshold: float | None = None
+) -> Prediction | list[Prediction]:
+    """Classify one message (or a list of messages) with ``model`` (default: the shipped model).
 
-    Returns a :class:`Prediction` with label, confidence, probabilities, evidence, advice
-    and ``uncertain`` (confidence below ``threshold``, default the model's own).
+    Returns a :class:`Prediction` (a list of them for a list) with label, confidence,
+    probabilities, evidence, advice and ``uncertain`` (confidence below ``threshold``,
+    default the model's own, or nothing to judge: see ``Prediction.reason``).
     """
     return (model if model is not None else default_model()).classify(text, threshold=threshold)
+
+
+def analyze(message: str, model: Any = None, threshold: float | None = None) -> Analysis:
+    """Split a message into its asks and classify each (default model: the shipped one);
+    see :func:`boundary_nlp.analysis.analyze`."""
+    from .analysis import analyze as analyze_with
+
+    return analyze_with(message, model if model is not None else default_model(), threshold)
+
+
+_ledger_class: type | None = None
+
+
+def _favor_ledger_class() -> type:
+    """``FavorLedger`` whose model defaults to the shipped one (resolved here, at the top)."""
+    global _ledger_class
+    if _ledger_class is None:
+        from .ledger import FavorLedger as Base
+
+        class FavorLedger(Base):
+            __doc__ = Base.__doc__
+
+            def record(self, client: str, text: str, when: Any = None) -> Any:
+                if self.model is None:
+                    self.model = default_model()
+                return super().record(client, text, when)
+
+        FavorLedger.__module__ = __name__
+        _ledger_class = FavorLedger
+    return _ledger_class

@@ -191,26 +191,26 @@ def _combine(parts: list[AskPart], whole: Prediction) -> tuple[Prediction, int |
     )
 
 
-def analyze(message: str, model: Any = None, threshold: float | None = None) -> Analysis:
+def analyze(message: str, model: Any, threshold: float | None = None) -> Analysis:
     """Split ``message`` into asks, classify each and the whole, and combine (guide rule 2).
 
-    ``model`` is any object with ``classify(text, threshold=None) -> Prediction`` (default:
-    the shipped model). The overall label is the most serious part's (prohibited >
+    ``model`` is any object with ``classify(texts, threshold=None)`` that returns a list of
+    :class:`Prediction` for a list of texts (``boundary_nlp.analyze`` passes the shipped
+    model when none is given). The overall label is the most serious part's (prohibited >
     courtesy > in_scope; ties go to the higher confidence) unless the whole message is
     classified as more serious; with labels other than the guide's three it is the
-    whole-message prediction.
+    whole-message prediction. Text beyond the model's ``max_chars`` is cut first.
     """
     if not isinstance(message, str):
         hint = "; decode bytes first (for example data.decode('utf-8'))" if isinstance(
             message, (bytes, bytearray)
         ) else ""
         raise TypeError(f"analyze() expects one message as a str, got {type(message).__name__}{hint}")
-    if model is None:
-        from . import default_model
-
-        model = default_model()
-    whole = model.classify(message, threshold=threshold)
-    parts = [AskPart(text, model.classify(text, threshold=threshold)) for text in split_asks(message)]
+    limit = getattr(model, "max_chars", None)
+    clipped = message[:limit] if limit is not None else message
+    texts = split_asks(clipped)
+    whole, *predictions = model.classify([clipped, *texts], threshold=threshold)
+    parts = [AskPart(text, prediction) for text, prediction in zip(texts, predictions)]
     overall, index, reason = _combine(parts, whole)
     return Analysis(
         message=message, parts=parts, overall=overall, whole=whole, reason=reason, overall_part=index

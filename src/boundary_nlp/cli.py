@@ -43,10 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--train", required=True, help="training data (.csv/.jsonl with text,label)")
     train.add_argument("--dev", required=True, help="dev data for choosing parameters")
     train.add_argument("--test", help="test data, scored once by the final model")
-    train.add_argument("--out", required=True, help="model file to write (.joblib)")
-    train.add_argument("--card", help="model card path (default: OUT with .md)")
+    train.add_argument(
+        "--out", required=True, help="model file to write (.bnlp); its card goes beside it as .md"
+    )
     train.add_argument("--no-refit-dev", action="store_true", help="final model on train only")
     train.add_argument("--encoding", default="utf-8")
+
+    convert = commands.add_parser("convert-model", help="convert an old joblib model file to the safe format")
+    convert.add_argument("old", help="the old .joblib model file")
+    convert.add_argument("new", help="the model file to write (.bnlp)")
+    convert.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="confirm you trust OLD: loading it runs pickle, which can run code",
+    )
 
     evaluate = commands.add_parser("evaluate", help="score a model on labelled data")
     evaluate.add_argument("--data", required=True, help="labelled .csv/.jsonl")
@@ -91,8 +101,8 @@ def _print_prediction(prediction, as_json: bool) -> None:
     if prediction.evidence:
         terms = ", ".join(f"{e.term} (+{e.weight:.2f})" for e in prediction.evidence)
         print(f"依据 evidence: {terms}")
-    if not prediction.evidence and prediction.uncertain:
-        print("注意 note: no known words in the message (empty?); this is only the model's prior")
+    if prediction.uncertain:
+        print(f"注意 note: {prediction.reason_text}")
     if prediction.truncated:
         print("注意 note: the message was truncated to the model's max_chars")
     if prediction.advice is not None:
@@ -141,8 +151,8 @@ def _cmd_analyze(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from .persistence import save_model
-    from .training import model_metadata, train, write_model_card
+    from .persistence import save_model, write_sha256
+    from .training import model_card, model_metadata, train
 
     result = train(
         args.train, args.dev, args.test, refit_on_dev=not args.no_refit_dev, encoding=args.encoding, log=print
@@ -153,15 +163,36 @@ def _cmd_train(args) -> int:
     if result.test is not None:
         print("\n== test (final model) ==")
         print(result.test.format())
-    out = save_model(result.model, args.out, metadata=model_metadata(result))
     command = (
         " ".join(["boundary-nlp", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "boundary-nlp train ..."
     )
-    card = write_model_card(args.card or Path(args.out).with_suffix(".md"), result, out, command)
-    from .persistence import write_sha256
-
+    card = model_card(result, args.out, command)
+    out = save_model(result.model, args.out, metadata=model_metadata(result), card=card)
     write_sha256(out)
-    print(f"\nwrote {out} and {card}")
+    print(f"\nwrote {out} (model card inside and beside it: {Path(out).with_suffix('.md')})")
+    return 0
+
+
+def _cmd_convert(args) -> int:
+    from .persistence import load_legacy_model, write_sha256
+
+    if not args.trust_pickle:
+        raise _UsageError(
+            f"{args.old} is a pickle-based model file, and unpickling can run code: add --trust-pickle "
+            "if you made it yourself or otherwise trust it"
+        )
+    import warnings
+
+    from .errors import PickleSecurityWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PickleSecurityWarning)  # the user just said they trust it
+        model = load_legacy_model(args.old, trust_pickle=True)
+    card_path = Path(args.old).with_suffix(".md")
+    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else None
+    out = model.save(args.new, card=card)
+    write_sha256(out)
+    print(f"wrote {out}")
     return 0
 
 
@@ -244,6 +275,7 @@ _COMMANDS = {
     "predict": _cmd_predict,
     "analyze": _cmd_analyze,
     "train": _cmd_train,
+    "convert-model": _cmd_convert,
     "evaluate": _cmd_evaluate,
     "check-data": _cmd_check,
     "ledger": _cmd_ledger,
@@ -253,14 +285,13 @@ _COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .data import DataError
-    from .persistence import ModelLoadError
+    from .errors import BoundaryNLPError
 
     try:
         return _COMMANDS[args.command](args)
     except _UsageError as error:
         parser.error(str(error))
-    except (FileNotFoundError, IsADirectoryError, ModelLoadError, DataError, ValueError) as error:
+    except (FileNotFoundError, IsADirectoryError, BoundaryNLPError, ValueError) as error:
         print(f"boundary-nlp: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

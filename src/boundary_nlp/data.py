@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import DataError
 from .labels import LABELS
 from .text import normalize, to_simplified
 
@@ -21,17 +22,6 @@ NEAR_TWIN_JACCARD = 0.6
 SHORT_CHARS = 12
 LONG_CHARS = 60
 _LATIN = re.compile(r"[A-Za-z]")
-
-
-class DataError(ValueError):
-    """A data file cannot be read as asked; names the file, the row and what to do."""
-
-    def __init__(self, path: str | Path, row: int | None, message: str) -> None:
-        self.path = str(path)
-        self.row = row
-        self.message = message
-        where = f"{self.path}, row {row}" if row is not None else self.path
-        super().__init__(f"{where}: {message}")
 
 
 def file_sha256(path: str | Path) -> str:

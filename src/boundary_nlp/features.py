@@ -37,9 +37,16 @@ class WordNgrams:
     def _segmenter(self) -> Segmenter:
         return self.segmenter if self.segmenter is not None else JiebaSegmenter()
 
+    plain = True  # no options beyond the n-gram range: the C module and TermIndex apply
+
     def from_normalized(self, text: str, segmenter: Segmenter | None = None) -> list[str]:
-        tokens = (segmenter or self._segmenter()).cut(text)
+        return self.grams_from_tokens((segmenter or self._segmenter()).cut(text))
+
+    def grams_from_tokens(self, tokens: list[str]) -> list[str]:
         return _ngrams(tokens, self.ngram_range[0], self.ngram_range[1], " ")
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"kind": "word", "ngram_range": list(self.ngram_range)}
 
     def __call__(self, text: str) -> list[str]:
         return self.from_normalized(normalize(text))
@@ -51,8 +58,13 @@ class WordNgrams:
 class CharNgrams:
     """Character n-grams of a text after :func:`normalize`; n-grams of only spaces are skipped."""
 
+    plain = True
+
     def __init__(self, ngram_range: tuple[int, int] = (1, 3)):
         self.ngram_range = ngram_range
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"kind": "char", "ngram_range": list(self.ngram_range)}
 
     def from_normalized(self, text: str) -> list[str]:
         low, high = self.ngram_range
@@ -70,6 +82,19 @@ class CharNgrams:
 
     def __repr__(self) -> str:
         return f"CharNgrams(ngram_range={self.ngram_range!r})"
+
+
+def analyzer_from_spec(spec: dict[str, Any]) -> WordNgrams | CharNgrams:
+    """The analyzer a saved feature block describes (``{"kind": "word"|"char", "ngram_range"}``)."""
+    kind = spec.get("kind")
+    low, high = (int(n) for n in spec["ngram_range"])
+    if not 1 <= low <= high:
+        raise ValueError(f"bad ngram_range {spec['ngram_range']!r}")
+    if kind == "word":
+        return WordNgrams((low, high))
+    if kind == "char":
+        return CharNgrams((low, high))
+    raise ValueError(f"unknown analyzer kind {kind!r}")
 
 
 def build_feature_union(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .advice import Advice, advice_for, over_limit_advice
+from .errors import LedgerError
 from .labels import Label
 from .prediction import Prediction
 
@@ -42,10 +43,6 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
-
-
-class LedgerError(ValueError):
-    """A ledger file cannot be used: written by a newer version, or not a ledger database."""
 
 
 def default_ledger_path() -> Path:
@@ -289,9 +286,10 @@ class FavorLedger:
         moment = _utc(when)
         model = self.model
         if model is None:
-            from . import default_model
-
-            model = default_model()
+            raise LedgerError(
+                "this ledger has no model to classify with: FavorLedger(path, model=load_model()), "
+                "or use boundary_nlp.FavorLedger, which defaults to the shipped model"
+            )
         prediction = model.classify(text)
         conn = self._connection
         with conn:

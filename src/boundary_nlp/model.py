@@ -11,19 +11,23 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from .compiled import CompiledModel, compile_pipeline
+from ._linear import LinearTextModel, from_pipeline
 from .features import build_feature_union
-from .inputs import DEFAULT_MAX_CHARS
-from .prediction import PredictorMixin
-from .text import DEFAULT_USERDICT, JiebaSegmenter
+from .inputs import DEFAULT_MAX_CHARS, as_texts, truncate
+from .prediction import PredictorViews
+from .text import DEFAULT_USERDICT, JiebaSegmenter, read_userdict
 
 
-class BoundaryClassifier(PredictorMixin, ClassifierMixin, BaseEstimator):
+class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
     """Classify client requests (or any short Chinese texts) with a linear TF-IDF model.
 
     Features are TF-IDF over jieba word 1-2 grams and over character n-grams, each block
     L2-normalized; the classifier is a logistic regression with balanced class weights.
     Works with any set of labels, not only the three of the guide.
+
+    ``fit`` trains a scikit-learn pipeline (``pipeline_``, kept as the reference the tests
+    compare with) and reduces it to ``model_``, the plain-data predictor that
+    ``predict``, ``predict_proba``, ``classify`` and a saved model file all use.
 
     Parameters
     ----------
@@ -71,7 +75,14 @@ class BoundaryClassifier(PredictorMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
         if len(set(labels.tolist())) < 2:
             raise ValueError("fit() needs at least two different labels")
-        segmenter = JiebaSegmenter(self.userdict)
+        # a custom dictionary is read now and carried by the model, so a saved model does not
+        # depend on the file's path
+        if self.userdict == DEFAULT_USERDICT:
+            words, spec = DEFAULT_USERDICT, {"userdict": DEFAULT_USERDICT, "hmm": False}
+        else:
+            words = tuple(read_userdict(self.userdict))
+            spec = {"words": [list(pair) for pair in words], "hmm": False}
+        segmenter = JiebaSegmenter(words)
         features = build_feature_union(
             tuple(self.word_ngram_range),
             tuple(self.char_ngram_range),
@@ -88,35 +99,40 @@ class BoundaryClassifier(PredictorMixin, ClassifierMixin, BaseEstimator):
         self.pipeline_ = Pipeline([("features", features), ("classifier", classifier)])
         self.pipeline_.fit(texts, labels)
         self.classes_ = classifier.classes_
-        self.compiled_ = compile_pipeline(features, classifier, self.sublinear_tf, segmenter)
+        # the label shares the probabilities assume: uniform under balanced class weights
+        if self.class_weight == "balanced":
+            shares = {str(c): 1.0 / len(self.classes_) for c in self.classes_}
+        else:
+            shares = {str(c): float(np.mean(labels == c)) for c in self.classes_}
+        self.model_ = from_pipeline(
+            features,
+            classifier,
+            self.sublinear_tf,
+            spec,
+            max_chars=self.max_chars,
+            threshold=self.uncertainty_threshold,
+            base_rates=shares,
+        )
         return self
 
-    def predict_proba(self, X: str | Iterable[str]) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes_`` (the reference path)."""
-        check_is_fitted(self, "pipeline_")
-        return self.pipeline_.predict_proba(self._clip(X))
+    def _predictor(self) -> LinearTextModel:
+        check_is_fitted(self, "model_")
+        # parameters set after fit (set_params) apply to predictions, as in scikit-learn
+        self.model_.threshold = self.uncertainty_threshold
+        self.model_.max_chars = self.max_chars
+        return self.model_
 
     def decision_function(self, X: str | Iterable[str]) -> np.ndarray:
+        """Decision values of the scikit-learn pipeline (the reference the tests compare with)."""
         check_is_fitted(self, "pipeline_")
         return self.pipeline_.decision_function(self._clip(X))
 
-    def _compiled_model(self) -> CompiledModel:
-        check_is_fitted(self, "pipeline_")
-        if getattr(self, "compiled_", None) is None:
-            features = self.pipeline_.named_steps["features"]
-            classifier = self.pipeline_.named_steps["classifier"]
-            segmenter = JiebaSegmenter(self.userdict)
-            self.compiled_ = compile_pipeline(features, classifier, self.sublinear_tf, segmenter)
-        return self.compiled_
-
-    def __getstate__(self) -> dict:
-        # the compiled arrays duplicate the pipeline's; they are rebuilt on first use
-        state = dict(super().__getstate__())
-        state.pop("compiled_", None)
-        return state
+    def _clip(self, texts: str | Iterable[str]) -> list[str]:
+        return [truncate(text, self.max_chars)[0] for text in as_texts(texts)]
 
     def save(self, path: str | Path, metadata: dict | None = None) -> Path:
-        """Write the model to ``path`` (joblib), atomically; see :func:`boundary_nlp.save_model`."""
+        """Write the model to ``path`` (a safe model file), atomically; see
+        :func:`boundary_nlp.save_model`."""
         from .persistence import save_model
 
         return save_model(self, path, metadata=metadata)

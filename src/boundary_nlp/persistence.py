@@ -1,60 +1,45 @@
-"""Saving and loading models (joblib files with metadata inside).
+"""Saving and loading models: one safe file (see ``_modelfile``), never a pickle on load.
 
-Security: a joblib file is a pickle, and loading a pickle can run arbitrary code. Only load
-model files you made yourself or otherwise trust.
+``load_model`` reads only files this library wrote: a zip of a JSON manifest and ``.npy``
+arrays whose sha256 sums are checked before use. Old joblib model files are pickles, which
+can run code when loaded; they are read only by :func:`load_legacy_model` with
+``trust_pickle=True`` (or ``boundary-nlp convert-model ... --trust-pickle``), once, to
+convert them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
-import pickle
-import tempfile
-import threading
 import warnings
 from datetime import datetime, timezone
-from importlib import metadata as importlib_metadata
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import joblib
-
+from ._linear import LinearTextModel, analyzer_from_spec
+from ._modelfile import model_file_bytes, read_model_file, write_atomic
 from ._version import __version__
-from .compiled import CompiledModel
 from .data import file_sha256
-from .fastseg import FastSegmenter
-from .prediction import PredictorMixin
-from .text import DEFAULT_USERDICT, JiebaSegmenter
+from .errors import ModelLoadError, ModelVersionWarning, PickleSecurityWarning
+from .prediction import PredictorViews
 
-FORMAT = "boundary-nlp-model"
-FORMAT_VERSION = 1
-DEFAULT_MODEL_NAME = "boundary-default.joblib"
+DEFAULT_MODEL_NAME = "boundary-default.bnlp"
+MODEL_SUFFIX = ".bnlp"
 RETRAIN_COMMAND = (
-    "boundary-nlp train --train datasets/train.csv --dev datasets/dev.csv "
-    "--test datasets/test.csv --out models/boundary-default.joblib"
+    "boundary-nlp train --train datasets/train.csv --dev datasets/dev.csv --out models/boundary-default.bnlp"
 )
 
-
-class ModelLoadError(Exception):
-    """A model file exists but cannot be used: truncated, corrupt, or not a boundary-nlp model."""
-
-    def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"cannot load model {self.path}: {reason}")
-
-
-class ModelVersionWarning(UserWarning):
-    """The model was saved under another scikit-learn version than the one installed."""
-
-
-def _installed_version(package: str) -> str | None:
-    try:
-        return importlib_metadata.version(package)
-    except importlib_metadata.PackageNotFoundError:
-        return None
+__all__ = [
+    "BoundaryModel",
+    "ModelLoadError",
+    "ModelVersionWarning",
+    "default_model_path",
+    "export_estimator",
+    "load_legacy_model",
+    "load_model",
+    "save_model",
+]
 
 
 def default_model_path() -> Path:
@@ -72,101 +57,52 @@ def _expected_default_sha256(model_path: Path) -> str | None:
     return sidecar.read_text(encoding="ascii").split()[0]
 
 
-def save_model(model: Any, path: str | Path, metadata: dict | None = None) -> Path:
-    """Write a fitted ``BoundaryClassifier`` to ``path`` atomically.
+class BoundaryModel(PredictorViews):
+    """A loaded (or freshly trained) model: the predictor with its metadata and model card.
 
-    The file holds the estimator, its compiled arrays (for fast loading) and ``metadata``
-    (library and scikit-learn versions, labels, creation time, plus what the caller adds:
-    training-data hash, metrics...). It is written to a temporary file in the same folder
-    and renamed over ``path``, so a crash mid-save leaves any previous file intact.
-    """
-    path = Path(path)
-    compiled = model._compiled_model()
-    info = {
-        "library_version": __version__,
-        "sklearn_version": _installed_version("scikit-learn"),
-        "labels": [str(c) for c in model.classes_],
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "params": {k: _plain(v) for k, v in model.get_params().items()},
-    }
-    info.update(metadata or {})
-    payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "metadata": info,
-        "compiled": compiled.to_dict(),
-        "settings": {
-            "userdict": model.userdict,
-            "hmm": False,
-            "max_chars": model.max_chars,
-            "uncertainty_threshold": model.uncertainty_threshold,
-        },
-        "estimator": pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as fh:
-            joblib.dump(payload, fh, compress=3)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-class BoundaryModel(PredictorMixin):
-    """A loaded model: predicts with numpy alone; ``estimator`` gives the scikit-learn object.
-
-    Returned by :func:`load_model`. ``predict``, ``predict_proba`` and ``classify`` equal
-    those of the saved ``BoundaryClassifier`` (probabilities within 1e-9).
+    Returned by :func:`load_model`. ``predict``, ``predict_proba`` and ``classify`` go
+    through the same :class:`~boundary_nlp._linear.LinearTextModel` as the
+    ``BoundaryClassifier`` that was saved, so they give the same numbers. Pickles (for
+    process pools, Dask, Spark) and is safe to share across threads.
     """
 
     def __init__(
-        self, compiled: CompiledModel, settings: dict, metadata: dict, estimator_bytes: bytes, path: Path
+        self,
+        predictor: LinearTextModel,
+        metadata: dict[str, Any] | None = None,
+        path: Path | None = None,
+        card: str | None = None,
     ) -> None:
-        self.compiled = compiled
-        self.metadata = metadata
+        self.predictor = predictor
+        self.metadata = dict(metadata or {})
         self.path = path
-        self.max_chars = settings.get("max_chars")
-        self.uncertainty_threshold = settings.get("uncertainty_threshold")
-        self._estimator_bytes = estimator_bytes
-        self._estimator = None
-        self._lock = threading.Lock()
+        self.card = card
+
+    def _predictor(self) -> LinearTextModel:
+        return self.predictor
 
     @property
-    def classes_(self):
-        return self.compiled.classes
+    def classes_(self) -> Any:
+        return self.predictor.classes
 
-    def predict_proba(self, texts, n_jobs: int | None = None) -> Any:
-        """Class probabilities, columns in the order of ``classes_``.
+    @property
+    def max_chars(self) -> int | None:
+        return self.predictor.max_chars
 
-        ``n_jobs`` > 1 (or -1 for every core) scores large batches in worker processes
-        forked from this one (Linux and macOS); the result is the same as with one process.
+    @property
+    def uncertainty_threshold(self) -> float | None:
+        return self.predictor.threshold
+
+    def with_label_shares(self, shares: dict[str, float] | None) -> BoundaryModel:
+        """A copy whose probabilities are adjusted to the label shares of a deployment.
+
+        The model learned its probabilities under its training prior (uniform with balanced
+        class weights); where, say, 80% of messages are in scope, pass
+        ``{"in_scope": 0.8, "courtesy": 0.1, "prohibited": 0.1}`` and each probability is
+        multiplied by the ratio of the new share to the old, then renormalized (Saerens et
+        al., 2002). ``None`` removes an adjustment.
         """
-        return parallel_predict_proba(self.compiled, self._clip(texts), n_jobs)
-
-    def _compiled_model(self) -> CompiledModel:
-        return self.compiled
-
-    @property
-    def estimator(self) -> Any:
-        """The fitted ``BoundaryClassifier`` (unpickled on first access; imports scikit-learn)."""
-        with self._lock:
-            if self._estimator is None:
-                self._estimator = pickle.loads(self._estimator_bytes)
-            return self._estimator
+        return BoundaryModel(self.predictor.with_label_shares(shares), self.metadata, self.path, self.card)
 
     def trained_on(self, paths: dict[str, str | Path] | str | Path) -> bool:
         """Whether the data files now hold the bytes this model was trained on (by sha256).
@@ -198,21 +134,71 @@ class BoundaryModel(PredictorMixin):
                 raise FileNotFoundError(f"no data file at {path}")
         return all(recorded.get(split) == file_sha256(path) for split, path in files.items())
 
-    def save(self, path: str | Path, metadata: dict | None = None) -> Path:
+    def save(self, path: str | Path, metadata: dict | None = None, card: str | None = None) -> Path:
+        """Write this model (metadata merged with ``metadata``) to ``path``; see :func:`save_model`."""
         merged = dict(self.metadata)
         merged.update(metadata or {})
-        return save_model(self.estimator, path, metadata=merged)
+        return _write(self.predictor, path, merged, card if card is not None else self.card)
 
     def __repr__(self) -> str:
         return f"BoundaryModel(path={str(self.path)!r}, classes={list(self.classes_)!r})"
 
 
-def load_model(path: str | Path | None = None) -> BoundaryModel:
-    """Load a model saved by ``BoundaryClassifier.save``; ``None`` loads the shipped default.
+def _write(predictor: LinearTextModel, path: str | Path, metadata: dict, card: str | None) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path} is a folder: give a file name such as {path / ('model' + MODEL_SUFFIX)}"
+        )
+    data = model_file_bytes(predictor, metadata, card)
+    write_atomic(path, data)
+    if card is not None:
+        write_atomic(path.with_suffix(".md"), card.encode("utf-8"))
+    return path
 
-    Raises ``FileNotFoundError`` when there is no file, :class:`ModelLoadError` when the file
-    is not a usable boundary-nlp model, and warns with :class:`ModelVersionWarning` when it
-    was saved under another scikit-learn version. Loading runs pickle: trusted files only.
+
+def save_model(model: Any, path: str | Path, metadata: dict | None = None, card: str | None = None) -> Path:
+    """Write a fitted ``BoundaryClassifier`` (or a loaded model) to ``path`` atomically.
+
+    The file is a zip holding a JSON manifest (format version, feature and head specs, the
+    user dictionary's words, labels, threshold, ``metadata``, the sha256 of every member),
+    ``.npy`` arrays and the model card ``card`` (also written beside it as ``.md``). It is
+    written to a temporary file in the same folder and renamed over ``path``, so a crash
+    mid-save leaves any previous file intact.
+    """
+    if isinstance(model, BoundaryModel):
+        return model.save(path, metadata=metadata, card=card)
+    predictor = model._predictor()
+    info = {
+        "library_version": __version__,
+        "labels": [str(c) for c in predictor.classes],
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "params": {k: _plain(v) for k, v in model.get_params().items()},
+    }
+    info.update(metadata or {})
+    return _write(predictor, path, info, card)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return repr(value)
+
+
+def load_model(path: str | Path | None = None, label_shares: dict[str, float] | None = None) -> BoundaryModel:
+    """Load a model file written by this library; ``None`` loads the shipped default.
+
+    ``label_shares`` adjusts probabilities to a deployment's label shares (see
+    :meth:`BoundaryModel.with_label_shares`). Raises ``FileNotFoundError`` when there is no
+    file and :class:`ModelLoadError` when the file is not a usable boundary-nlp model
+    (truncated, corrupt, tampered with, foreign, or an old pickle-based file). Nothing in
+    the file is executed.
     """
     is_default = path is None
     model_path = default_model_path() if is_default else Path(path)
@@ -225,7 +211,10 @@ def load_model(path: str | Path | None = None) -> BoundaryModel:
         raise FileNotFoundError(f"no model file at {model_path}: {hint}")
     if model_path.is_dir():
         raise ModelLoadError(model_path, "is a directory, not a model file")
-    data = model_path.read_bytes()
+    try:
+        data = model_path.read_bytes()
+    except OSError as error:
+        raise ModelLoadError(model_path, f"cannot read it ({error.strerror or error})") from None
     if is_default:
         expected = _expected_default_sha256(model_path)
         actual = hashlib.sha256(data).hexdigest()
@@ -235,96 +224,114 @@ def load_model(path: str | Path | None = None) -> BoundaryModel:
                 f"sha256 {actual} does not match the shipped {expected}; the file was changed "
                 "or damaged, reinstall boundary-nlp",
             )
-    payload = _read_payload(model_path, data)
-    metadata = payload.get("metadata") or {}
-    saved_sklearn = metadata.get("sklearn_version")
-    installed = _installed_version("scikit-learn")
-    if saved_sklearn and installed and saved_sklearn != installed:
+    predictor, metadata, card = read_model_file(model_path, data)
+    saved = metadata.get("library_version")
+    if saved and _major_minor(saved) != _major_minor(__version__):
         warnings.warn(
-            f"{model_path} was saved with scikit-learn {saved_sklearn}, this is {installed}; "
+            f"{model_path} was saved by boundary-nlp {saved}, this is {__version__}; "
             f"predictions use the saved arrays, but retrain to be safe: {RETRAIN_COMMAND}",
             ModelVersionWarning,
             stacklevel=2,
         )
-    settings = payload["settings"]
+    model = BoundaryModel(predictor, metadata, model_path, card)
+    return model.with_label_shares(label_shares) if label_shares else model
+
+
+def _major_minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])
+
+
+def load_legacy_model(path: str | Path, trust_pickle: bool = False) -> BoundaryModel:
+    """Read an old joblib model file (format 1) and return it as a model of the safe format.
+
+    A joblib file is a pickle, and unpickling can run arbitrary code: pass
+    ``trust_pickle=True`` only for a file you made yourself or otherwise trust. Save the
+    result with :meth:`BoundaryModel.save` and use the new file from then on.
+    """
+    path = Path(path)
+    if not trust_pickle:
+        raise ModelLoadError(
+            path,
+            "old joblib model files are pickles, which can run code when loaded; "
+            "call load_legacy_model(path, trust_pickle=True) only if you trust the file",
+        )
+    warnings.warn(
+        f"unpickling {path}: pickle can run code; convert it once and keep the new file",
+        PickleSecurityWarning,
+        stacklevel=2,
+    )
+    import joblib
+
     try:
-        compiled = CompiledModel.from_dict(payload["compiled"], prediction_segmenter(settings))
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
-        raise ModelLoadError(model_path, f"its arrays are incomplete ({error!r})") from error
-    return BoundaryModel(compiled, settings, metadata, payload["estimator"], model_path)
+        payload = joblib.load(io.BytesIO(path.read_bytes()))
+    except Exception as error:  # unpickling raises almost anything on damaged bytes
+        raise ModelLoadError(path, f"not a readable joblib file ({type(error).__name__})") from None
+    if (
+        not isinstance(payload, dict)
+        or payload.get("format") != "boundary-nlp-model"
+        or payload.get("format_version") != 1
+    ):
+        raise ModelLoadError(path, "not a boundary-nlp joblib model (format 1)")
+    try:
+        predictor = _from_legacy(payload)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelLoadError(path, f"its arrays are incomplete ({error!r})") from None
+    metadata = dict(payload.get("metadata") or {})
+    metadata["converted_from"] = {"format_version": 1, "file": path.name}
+    return BoundaryModel(predictor, metadata, path)
 
 
-def prediction_segmenter(settings: dict) -> Any:
-    """The fast segmenter where it reproduces the model's (shipped dictionary, no HMM), else jieba."""
-    userdict = settings.get("userdict", DEFAULT_USERDICT)
-    if userdict == DEFAULT_USERDICT and not settings.get("hmm", False):
-        return FastSegmenter()
-    return JiebaSegmenter(userdict, hmm=settings.get("hmm", False))
-
-
-_WORKER_MODEL: CompiledModel | None = None
-PARALLEL_MIN_TEXTS = 2000
-
-
-def _set_worker_model(compiled: CompiledModel) -> None:
-    global _WORKER_MODEL
-    _WORKER_MODEL = compiled
-
-
-def _worker_proba(texts: list[str]) -> Any:
-    return _WORKER_MODEL.predict_proba(texts)
-
-
-def parallel_predict_proba(compiled: CompiledModel, texts: list[str], n_jobs: int | None) -> Any:
-    """Score in ``n_jobs`` forked processes when it pays (a batch of 2,000 texts or more)."""
-    workers = (os.cpu_count() or 1) if n_jobs == -1 else (n_jobs or 1)
-    if workers <= 1 or len(texts) < PARALLEL_MIN_TEXTS:
-        return compiled.predict_proba(texts)
-    import multiprocessing
-
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return compiled.predict_proba(texts)
+def _from_legacy(payload: dict) -> LinearTextModel:
     import numpy as np
 
-    compiled._term_index()  # build it once here, so the forked workers inherit it
-    size = -(-len(texts) // (workers * 4))
-    chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-    # fork: the workers inherit the loaded model instead of unpickling a copy
-    with multiprocessing.get_context("fork").Pool(
-        workers, initializer=_set_worker_model, initargs=(compiled,)
-    ) as pool:
-        return np.concatenate(pool.map(_worker_proba, chunks))
+    from ._linear import FeatureBlock, Head
 
-
-def _read_payload(model_path: Path, data: bytes) -> dict:
-    if not data:
-        raise ModelLoadError(model_path, "the file is empty")
-    try:
-        payload = joblib.load(io.BytesIO(data))
-    except Exception as error:  # unpickling raises almost anything on damaged bytes
-        raise ModelLoadError(
-            model_path,
-            f"the file is truncated, corrupt or not a joblib file ({type(error).__name__}); "
-            f"retrain or copy it again (the default model: {RETRAIN_COMMAND})",
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        kind = type(payload).__name__
-        raise ModelLoadError(
-            model_path,
-            f"it holds a {kind}, not a boundary-nlp model; save models with "
-            "BoundaryClassifier.save() or `boundary-nlp train`",
-        )
-    version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelLoadError(
-            model_path, f"format version {version!r} is newer than this library reads; upgrade boundary-nlp"
-        )
-    for key, kind in (("compiled", dict), ("settings", dict), ("metadata", dict), ("estimator", bytes)):
-        if not isinstance(payload.get(key), kind):
-            raise ModelLoadError(
-                model_path, f"the model's {key!r} section is missing or not a {kind.__name__}"
+    compiled = payload["compiled"]
+    settings = payload["settings"]
+    ranges = {"word": compiled["word_ngram_range"], "char": compiled["char_ngram_range"]}
+    blocks = []
+    for block in compiled["blocks"]:
+        analyzer = analyzer_from_spec({"kind": block["name"], "ngram_range": ranges[block["name"]]})
+        terms = block["terms"].split("\n")
+        blocks.append(
+            FeatureBlock(
+                block["name"], analyzer, terms, np.asarray(block["idf"], dtype=float), int(block["offset"])
             )
-    return payload
+        )
+    classes = compiled["classes"]
+    coef = np.asarray(compiled["coef"], dtype=float)
+    userdict = settings.get("userdict", "default")
+    if userdict == "default":
+        segmenter: dict[str, Any] = {"userdict": "default", "hmm": bool(settings.get("hmm", False))}
+    else:
+        from .text import read_userdict
+
+        segmenter = {
+            "words": [list(p) for p in read_userdict(userdict)],
+            "hmm": bool(settings.get("hmm", False)),
+        }
+    return LinearTextModel(
+        classes,
+        blocks,
+        coef.T,
+        np.asarray(compiled["intercept"], dtype=float),
+        Head("logistic" if coef.shape[0] == 1 else "softmax"),
+        sublinear_tf=bool(compiled["sublinear_tf"]),
+        segmenter=segmenter,
+        max_chars=settings.get("max_chars"),
+        threshold=settings.get("uncertainty_threshold"),
+    )
+
+
+def export_estimator(estimator: Any, path: str | Path) -> Path:
+    """Opt-in: write the fitted scikit-learn pipeline of a ``BoundaryClassifier`` with joblib,
+    for people who want to continue in scikit-learn. That file is a pickle: it is never read
+    by :func:`load_model`, and only trusted files should be loaded with ``joblib.load``."""
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(estimator.pipeline_, buffer, compress=3)
+    return write_atomic(path, buffer.getvalue())
 
 
 def write_sha256(model_path: str | Path) -> Path:
@@ -332,5 +339,5 @@ def write_sha256(model_path: str | Path) -> Path:
     model_path = Path(model_path)
     digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
     sidecar = model_path.with_name(model_path.name + ".sha256")
-    sidecar.write_text(f"{digest}  {model_path.name}\n", encoding="ascii")
+    write_atomic(sidecar, f"{digest}  {model_path.name}\n".encode("ascii"))
     return sidecar

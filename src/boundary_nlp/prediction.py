@@ -8,12 +8,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .advice import Advice, advice_for
-from .inputs import as_texts, truncate
+from .advice import Advice
 from .labels import chinese_name
-from .text import normalize
 
 DEFAULT_EVIDENCE_TERMS = 5
+# why a prediction is uncertain (Prediction.reason), in words for people
+REASONS = {
+    "low_confidence": "置信度低于阈值 / confidence below the model's threshold",
+    "empty": "空消息 / the message is empty",
+    "no_content": "没有可判断的内容（只有标点、表情、数字或语气词）/ nothing to judge: only punctuation, "
+    "emoji, digits or interjections",
+    "not_chinese": "不是中文，模型只读中文 / not Chinese: the model reads Chinese only",
+}
 
 
 @dataclass(frozen=True)
@@ -37,10 +43,17 @@ class Prediction:
     threshold: float | None = None
     truncated: bool = False
     advice: Advice | None = field(default=None, repr=False)
+    # why the prediction is uncertain: "low_confidence", "empty", "no_content", "not_chinese"
+    reason: str | None = None
 
     @property
     def label_zh(self) -> str:
         return chinese_name(self.label)
+
+    @property
+    def reason_text(self) -> str | None:
+        """Why the prediction is uncertain, in Chinese and English (``None`` when it is not)."""
+        return None if self.reason is None else REASONS.get(self.reason, self.reason)
 
     def to_dict(self) -> dict:
         return {
@@ -51,6 +64,7 @@ class Prediction:
             "uncertain": self.uncertain,
             "threshold": self.threshold,
             "truncated": self.truncated,
+            "reason": self.reason,
             "evidence": [{"term": e.term, "kind": e.kind, "weight": e.weight} for e in self.evidence],
             "advice": None
             if self.advice is None
@@ -58,7 +72,7 @@ class Prediction:
         }
 
 
-def _top_evidence(contributions: list[tuple[str, str, float]], count: int) -> tuple[Evidence, ...]:
+def top_evidence(contributions: list[tuple[str, str, float]], count: int) -> tuple[Evidence, ...]:
     """The terms pushing hardest toward the label; a term found as a word and as characters
     is shown once, with both pushes added (kind ``"word+char"``)."""
     # a block holds a term once, so a term seen twice was seen as a word and as characters
@@ -83,52 +97,34 @@ def _strongest_first(item: tuple[str, str, float]) -> tuple[float, str]:
     return -item[2], item[0]
 
 
-class PredictorMixin:
-    """``predict`` and ``classify`` built on a model's ``predict_proba`` and compiled form.
+class PredictorViews:
+    """``predict``, ``predict_proba`` and ``classify`` of an object that holds a fitted
+    :class:`~boundary_nlp._linear.LinearTextModel` (returned by ``_predictor()``): the
+    estimator and the loaded model answer through the same predictor."""
 
-    Subclasses provide ``classes_``, ``predict_proba(texts)``, ``_compiled_model()``,
-    ``max_chars`` and ``uncertainty_threshold``.
-    """
+    def predict_proba(self, texts: str | Iterable[str], n_jobs: int | None = None) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``.
 
-    def predict(self, texts: str | Iterable[str]) -> np.ndarray:
+        ``n_jobs`` > 1 (or -1 for every core) scores large batches in worker processes;
+        the result is the same as with one process.
+        """
+        return self._predictor().predict_proba(texts, n_jobs=n_jobs)
+
+    def predict(self, texts: str | Iterable[str], n_jobs: int | None = None) -> np.ndarray:
         """Label strings, one per text."""
-        proba = self.predict_proba(texts)
-        return np.asarray(self.classes_, dtype=object)[proba.argmax(axis=1)]
+        return self._predictor().predict(texts, n_jobs=n_jobs)
 
     def classify(
         self,
-        text: str,
+        texts: str | Iterable[str],
         threshold: float | None = None,
         evidence_terms: int = DEFAULT_EVIDENCE_TERMS,
-    ) -> Prediction:
-        """Label one message with confidence, evidence and advice.
+    ) -> Prediction | list[Prediction]:
+        """One message -> :class:`Prediction` (label, confidence, evidence, advice); an
+        iterable of messages -> a list of them.
 
         ``uncertain`` is true when the confidence is below ``threshold`` (default: the
-        threshold chosen on dev and stored with the model). Empty or whitespace-only text has
-        no features: it gets the model's prior probabilities and is always ``uncertain``.
+        threshold chosen in training and stored with the model), and for text with nothing
+        to judge (empty, no content, not Chinese), whose ``reason`` says which.
         """
-        (text,) = as_texts(text) if isinstance(text, str) else as_texts([text])
-        clipped, was_truncated = truncate(text, self.max_chars)
-        normalized = normalize(clipped)
-        compiled = self._compiled_model()
-        proba, columns, values = compiled.explain(normalized)
-        index = int(proba.argmax())
-        label = str(compiled.classes[index])
-        confidence = float(proba[index])
-        if threshold is None:
-            threshold = self.uncertainty_threshold
-        uncertain = not normalized or (threshold is not None and confidence < threshold)
-        evidence = _top_evidence(compiled.contributions(columns, values, index), evidence_terms)
-        return Prediction(
-            label=label,
-            confidence=confidence,
-            probabilities={str(c): float(p) for c, p in zip(compiled.classes, proba)},
-            evidence=evidence,
-            uncertain=uncertain,
-            threshold=threshold,
-            truncated=was_truncated,
-            advice=advice_for(label, uncertain=uncertain),
-        )
-
-    def _clip(self, texts: str | Iterable[str]) -> list[str]:
-        return [truncate(text, self.max_chars)[0] for text in as_texts(texts)]
+        return self._predictor().classify(texts, threshold=threshold, evidence_terms=evidence_terms)

@@ -50,8 +50,40 @@ def normalize(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
-def read_userdict(path: str | Path | None = None) -> list[tuple[str, int | None]]:
-    """Words of a jieba user dictionary: ``word [freq]`` per line, ``#`` starts a comment."""
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+_LETTER_OR_HAN = re.compile(r"[^\W\d_]")
+# characters that carry no ask on their own: interjections and sentence particles
+_FILLER = frozenset("嗯啊哦噢喔呃额唔哈呀嘛呢吧哎唉嘿嗨咦哇噫嗷哼呵嘻")
+
+
+def uncertain_reason(normalized: str) -> str | None:
+    """Why a normalized text cannot be judged whatever the model says, or ``None``.
+
+    ``"empty"`` (nothing but whitespace), ``"no_content"`` (only punctuation, symbols, emoji,
+    digits or interjections such as 嗯/哈), ``"not_chinese"`` (letters but no Chinese
+    character: another language).
+    """
+    if not normalized:
+        return "empty"
+    letters = [char for char in _LETTER_OR_HAN.findall(normalized) if char not in _FILLER]
+    if not letters:
+        return "no_content"
+    if not any(_HAN.match(char) for char in letters):
+        return "not_chinese"
+    return None
+
+
+Words = tuple[tuple[str, "int | None"], ...]
+
+
+def read_userdict(path: str | Path | Words | None = None) -> list[tuple[str, int | None]]:
+    """Words of a jieba user dictionary: ``word [freq]`` per line, ``#`` starts a comment.
+
+    ``path`` may also be the words themselves (a tuple of ``(word, freq or None)``), as a
+    model carries them.
+    """
+    if isinstance(path, tuple):
+        return [(str(word), None if freq is None else int(freq)) for word, freq in path]
     if path is None or path == DEFAULT_USERDICT:
         content = resources.files("boundary_nlp").joinpath("resources/userdict.txt").read_text("utf-8")
         source = "boundary_nlp/resources/userdict.txt"
@@ -74,7 +106,7 @@ _TOKENIZERS: dict[str, object] = {}
 _TOKENIZERS_LOCK = threading.Lock()
 
 
-def jieba_tokenizer(userdict: str = DEFAULT_USERDICT):
+def jieba_tokenizer(userdict: str | Words = DEFAULT_USERDICT):
     """A jieba ``Tokenizer`` with the user dictionary loaded, shared per dictionary.
 
     Initialization is done once under a lock, so concurrent first use from several threads
@@ -102,14 +134,15 @@ class JiebaSegmenter:
 
     Parameters
     ----------
-    userdict : ``"default"`` for the shipped domain dictionary, or a path to a file of
-        ``word [frequency]`` lines.
+    userdict : ``"default"`` for the shipped domain dictionary, a path to a file of
+        ``word [frequency]`` lines, or the words themselves as a tuple of ``(word, freq)``
+        (how a saved model carries a custom dictionary).
     hmm : let jieba guess unknown words with its HMM. Off by default: the character n-grams
         already cover unknown words, and precise mode without HMM is what the fast
         segmenter reproduces exactly.
     """
 
-    def __init__(self, userdict: str = DEFAULT_USERDICT, hmm: bool = False) -> None:
+    def __init__(self, userdict: str | Words = DEFAULT_USERDICT, hmm: bool = False) -> None:
         self.userdict = userdict
         self.hmm = hmm
 
@@ -118,7 +151,8 @@ class JiebaSegmenter:
         return [token for token in tokenizer.cut(text, HMM=self.hmm) if not token.isspace()]
 
     def __repr__(self) -> str:
-        return f"JiebaSegmenter(userdict={self.userdict!r}, hmm={self.hmm!r})"
+        shown = f"<{len(self.userdict)} words>" if isinstance(self.userdict, tuple) else repr(self.userdict)
+        return f"JiebaSegmenter(userdict={shown}, hmm={self.hmm!r})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, JiebaSegmenter) and (self.userdict, self.hmm) == (other.userdict, other.hmm)

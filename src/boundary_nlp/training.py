@@ -148,9 +148,8 @@ def model_metadata(result: TrainResult) -> dict:
     }
 
 
-def write_model_card(path: str | Path, result: TrainResult, model_path: str | Path, command: str) -> Path:
+def model_card(result: TrainResult, model_path: str | Path, command: str) -> str:
     """A Markdown model card: data, parameters, metrics, limits and intended use."""
-    path = Path(path)
     lines = [
         f"# Model card: {Path(model_path).name}",
         "",
@@ -223,5 +222,4 @@ def write_model_card(path: str | Path, result: TrainResult, model_path: str | Pa
         "  manager.",
         "",
     ]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return "\n".join(lines)
