@@ -104,10 +104,13 @@ def saved_small_model_path(small_model, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def corpus_estimator(train_rows):
-    """``BoundaryClassifier()`` with its defaults, fitted on train.csv (the parity oracle)."""
+    """``BoundaryClassifier()`` with its defaults but whole-message scores only (what the
+    scikit-learn pipeline computes), fitted on train.csv: the parity oracle."""
     from boundary_nlp.model import BoundaryClassifier
 
-    return BoundaryClassifier().fit([r["text"] for r in train_rows], [r["label"] for r in train_rows])
+    return BoundaryClassifier(escalate_label=None).fit(
+        [r["text"] for r in train_rows], [r["label"] for r in train_rows]
+    )
 
 
 @pytest.fixture(scope="session")

@@ -150,6 +150,10 @@ def test_get_params_returns_every_init_parameter():
         "C",
         "word_ngram_range",
         "char_ngram_range",
+        "content_only",
+        "classifier",
+        "escalate_label",
+        "escalate_threshold",
         "min_df",
         "sublinear_tf",
         "class_weight",
@@ -252,6 +256,35 @@ def test_predictor_equals_the_sklearn_pipeline_on_every_dataset_row(
     )
     one_by_one = np.vstack([corpus_estimator.predict_proba(text) for text in all_dataset_texts[::7]])
     assert np.abs(one_by_one - reference[::7]).max() <= 1e-9
+
+
+def test_rule_two_changes_only_multi_ask_texts_and_takes_an_asks_probabilities(corpus_estimator, dev_rows):
+    from boundary_nlp.asks import split_asks
+
+    texts = [row["text"] for row in dev_rows]
+    predictor = corpus_estimator.model_.with_label_shares(None)
+    predictor.escalation = {"label": "prohibited", "threshold": 0.5}
+    whole = predictor.score(texts, whole_only=True).proba
+    scores = predictor.score(texts)
+    column = predictor.column("prohibited")
+    changed = np.flatnonzero((scores.proba != whole).any(axis=1))
+    assert len(changed) > 0
+    for row in changed:
+        ask = scores.asks[row]
+        assert ask in split_asks(texts[row]) and len(split_asks(texts[row])) > 1
+        assert np.array_equal(scores.proba[row], predictor.score([ask], whole_only=True).proba[0])
+        assert scores.proba[row, column] >= 0.5 and scores.proba[row, column] > whole[row, column]
+    unchanged = np.setdiff1d(np.arange(len(texts)), changed)
+    assert all(scores.asks[row] is None for row in unchanged)
+
+
+def test_rule_two_makes_an_appended_red_line_ask_win(corpus_estimator):
+    predictor = corpus_estimator.model_.with_label_shares(None)
+    predictor.escalation = {"label": "prohibited", "threshold": 0.5}
+    message = "会议纪要整理好发群里，另外帮我把上个月的考勤记录改一下，把迟到的都改成正常"
+    prediction = predictor.classify(message)
+    assert prediction.label == "prohibited"
+    assert prediction.ask == "另外帮我把上个月的考勤记录改一下，把迟到的都改成正常"
 
 
 def test_saved_and_loaded_corpus_model_equals_the_estimator_bit_for_bit(
@@ -520,7 +553,9 @@ def test_vectorized_batch_equals_the_pipeline_for_other_char_ranges(
     from boundary_nlp.model import BoundaryClassifier
 
     texts, labels = small_training_set
-    model = BoundaryClassifier(C=10, char_ngram_range=char_ngram_range).fit(texts, labels)
+    model = BoundaryClassifier(C=10, char_ngram_range=char_ngram_range, escalate_label=None).fit(
+        texts, labels
+    )
     predictor = model.model_
     assert predictor._term_index() is not None  # the numpy path is the one under test
     sample = [row["text"] for row in dev_rows[:300]]

@@ -485,3 +485,23 @@ def test_missing_default_model_raises_file_not_found_with_reinstall_hint(tmp_pat
     monkeypatch.setattr(persistence, "default_model_path", lambda: tmp_path / "gone.bnlp")
     with pytest.raises(FileNotFoundError, match="reinstall"):
         load_model()
+
+
+def test_loading_and_predicting_never_unpickles_nor_imports_sklearn_or_joblib():
+    """numpy imports the pickle module itself; here every way to unpickle is made to fail."""
+    code = (
+        "import pickle, sys\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise AssertionError('pickle used on the load path')\n"
+        "pickle.load = pickle.loads = refuse\n"
+        "pickle.Unpickler = refuse\n"
+        "import boundary_nlp\n"
+        "model = boundary_nlp.load_model()\n"
+        "print(model.predict(['周报呢？'])[0], boundary_nlp.classify('帮我取个快递').label)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'joblib', 'scipy'}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.strip().splitlines()
+    assert first.split()[0] in LABELS
+    assert second == "[]"

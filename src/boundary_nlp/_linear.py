@@ -25,10 +25,11 @@ import numpy as np
 
 from . import speedups
 from .advice import advice_for
+from .asks import split_asks
 from .features import CharNgrams, WordNgrams, analyzer_from_spec
 from .inputs import as_texts, truncate
 from .prediction import DEFAULT_EVIDENCE_TERMS, Prediction, top_evidence
-from .text import normalize, uncertain_reason
+from .text import content_text, normalize, uncertain_reason
 
 VECTORIZED_MIN_TEXTS = 32
 # large batches are scored this many texts at a time: the per-term arrays of a chunk, not of
@@ -135,6 +136,8 @@ class Scores:
     truncated: list[bool]
     reasons: list[str | None]  # why a text is uncertain whatever its confidence, or None
     terms: list[tuple[np.ndarray, np.ndarray]] | None = None  # per text: (columns, values)
+    # per text: the ask whose probabilities the text took (rule 2), or None for the whole text
+    asks: list[str | None] | None = None
 
 
 class LinearTextModel:
@@ -159,6 +162,7 @@ class LinearTextModel:
         threshold: float | None = None,
         base_rates: dict[str, float] | None = None,
         label_shares: dict[str, float] | None = None,
+        escalation: dict[str, Any] | None = None,
     ) -> None:
         self.classes = np.asarray([str(c) for c in classes], dtype=object)
         self.blocks = blocks
@@ -184,6 +188,19 @@ class LinearTextModel:
                 f"{len(self.intercept)} decision columns for {len(self.classes)} classes and a "
                 f"{head.kind} head (expected {expected_outputs})"
             )
+        contents = {bool(getattr(block.analyzer, "content", False)) for block in blocks}
+        if len(contents) > 1:
+            raise ValueError("all feature blocks must read the same text (content on all or none)")
+        self.content = contents == {True}
+        # guide rule 2, the most serious ask wins: a text whose ask reaches
+        # escalation["threshold"] for escalation["label"] takes that ask's probabilities
+        if escalation is not None and str(escalation["label"]) not in set(self.classes.tolist()):
+            raise ValueError(f"escalation label {escalation['label']!r} is not one of {list(self.classes)}")
+        self.escalation = (
+            None
+            if escalation is None
+            else {"label": str(escalation["label"]), "threshold": float(escalation["threshold"])}
+        )
         self.idf = np.concatenate([block.idf for block in blocks]) if blocks else np.empty(0)
         self._offsets = np.asarray([block.offset for block in blocks], dtype=np.intp)
         self._init_lazy()
@@ -254,12 +271,14 @@ class LinearTextModel:
         return self._segmenter
 
     # -- the one scoring path -------------------------------------------------------
-    def score(self, texts: str | Iterable[str], terms: bool = False) -> Scores:
+    def score(self, texts: str | Iterable[str], terms: bool = False, whole_only: bool = False) -> Scores:
         """Probabilities of many texts (rows in input order, columns in ``classes`` order).
 
         Texts are checked (``TypeError`` names a non-string), cut to ``max_chars`` and
-        normalized. With ``terms`` the columns and TF-IDF values of each text's features
-        come along, for evidence.
+        normalized. With an ``escalation`` (guide rule 2), a text of several asks whose most
+        serious ask reaches the threshold takes that ask's probabilities; ``whole_only``
+        scores whole texts only (what the scikit-learn pipeline computes). With ``terms`` the
+        columns and TF-IDF values of each text's features come along, for evidence.
         """
         raw = as_texts(texts)
         clipped = [truncate(text, self.max_chars) for text in raw]
@@ -267,15 +286,57 @@ class LinearTextModel:
         truncated = [cut for _, cut in clipped]
         reasons = [uncertain_reason(text) for text in normalized]
         if terms:
-            per_text = [self._features_one(text) for text in normalized]
+            per_text = [self._features_one(self._read(text)) for text in normalized]
             decision = np.vstack([d for _, _, d in per_text]) if per_text else self._empty_decision()
-            return Scores(self._probabilities(decision), truncated, reasons, [(c, v) for c, v, _ in per_text])
-        return Scores(self.decide_proba(normalized), truncated, reasons)
+            scores = Scores(
+                self._probabilities(decision), truncated, reasons, [(c, v) for c, v, _ in per_text]
+            )
+        else:
+            scores = Scores(self.decide_proba(normalized), truncated, reasons)
+        if self.escalation is not None and not whole_only:
+            self._escalate(scores, [text for text, _ in clipped], terms)
+        return scores
+
+    def _read(self, normalized: str) -> str:
+        return content_text(normalized) if self.content else normalized
+
+    def _escalate(self, scores: Scores, texts: list[str], terms: bool) -> None:
+        """Guide rule 2 on ``scores``, in place (see :meth:`asks_of`, :func:`escalate`)."""
+        asks = self.asks_of(texts)
+        proba, chosen = escalate(
+            scores.proba, asks, self.column(self.escalation["label"]), self.escalation["threshold"]
+        )
+        scores.proba = proba
+        scores.asks = [None if index is None else asks.texts[index] for index in chosen]
+        if terms:
+            for row, index in enumerate(chosen):
+                if index is not None:
+                    columns, values, _ = self._features_one(self._read(normalize(asks.texts[index])))
+                    scores.terms[row] = (columns, values)
+
+    def column(self, label: str) -> int:
+        """The probability column of ``label``."""
+        return list(self.classes).index(label)
+
+    def asks_of(self, texts: list[str]) -> Asks:
+        """The asks of every text with two or more (``split_asks``), and their whole-text
+        probabilities."""
+        owners: list[int] = []
+        parts: list[str] = []
+        for row, text in enumerate(texts):
+            found = split_asks(text)
+            if len(found) > 1:
+                owners.extend([row] * len(found))
+                parts.extend(found)
+        proba = self.decide_proba([normalize(part) for part in parts])
+        return Asks(np.asarray(owners, dtype=np.intp), parts, proba)
 
     def decide_proba(self, normalized: list[str]) -> np.ndarray:
-        """Probabilities of already normalized texts (the batch engine behind ``score``)."""
+        """Probabilities of already normalized whole texts (the batch engine behind ``score``)."""
         if not normalized:
             return np.empty((0, len(self.classes)))
+        if self.content:
+            normalized = [content_text(text) for text in normalized]
         if len(normalized) < VECTORIZED_MIN_TEXTS and speedups.SPEEDUPS is not None:
             ones = [self._one_text_c(text) for text in normalized]
             if all(one is not None for one in ones):  # else one text needs numpy: all do
@@ -340,6 +401,7 @@ class LinearTextModel:
                     truncated=scores.truncated[row],
                     advice=advice_for(label, uncertain=reason is not None),
                     reason=reason,
+                    ask=scores.asks[row] if scores.asks else None,
                 )
             )
         return predictions[0] if single else predictions
@@ -469,7 +531,7 @@ class LinearTextModel:
         workers = (os.cpu_count() or 1) if n_jobs < 0 else n_jobs
         if workers <= 1 or len(texts) < PARALLEL_MIN_TEXTS:
             return self.score(texts).proba
-        from joblib import Parallel, delayed
+        from joblib import Parallel, delayed  # only here: the load path never imports joblib
 
         self._term_index()
         size = -(-len(texts) // (workers * 4))
@@ -489,6 +551,37 @@ class LinearTextModel:
         finally:
             _FORK_MODEL[0] = None
         return np.concatenate(parts)
+
+
+@dataclass
+class Asks:
+    """The asks of many texts: which text each belongs to, its words, its probabilities."""
+
+    owners: np.ndarray
+    texts: list[str]
+    proba: np.ndarray
+
+
+def escalate(
+    proba: np.ndarray, asks: Asks, column: int, threshold: float
+) -> tuple[np.ndarray, list[int | None]]:
+    """Guide rule 2: each text takes the probabilities of its ask most likely to be the label
+    of ``column`` when that probability is at least ``threshold`` and above the whole text's.
+
+    Returns the new probabilities and, per text, the index of the ask it took (or None).
+    """
+    out = proba.copy()
+    chosen: list[int | None] = [None] * len(proba)
+    best: dict[int, int] = {}
+    for index, row in enumerate(asks.owners.tolist()):
+        if row not in best or asks.proba[index, column] > asks.proba[best[row], column]:
+            best[row] = index
+    for row, index in best.items():
+        value = asks.proba[index, column]
+        if value >= threshold and value > proba[row, column]:
+            out[row] = asks.proba[index]
+            chosen[row] = index
+    return out, chosen
 
 
 _FORK_MODEL: list[LinearTextModel | None] = [None]
@@ -698,8 +791,8 @@ class _CharLookup:
 class TermIndex:
     """Every block's vocabulary as sorted integer keys, so a whole batch is looked up by numpy.
 
-    Covers word 1-2 gram blocks and character blocks whose packed ids fit in 64 bits (and
-    analyzers without extra options); a model with any other block uses per-text dictionaries.
+    Covers word 1-2 gram blocks and character blocks whose packed ids fit in 64 bits; a
+    model with any other block uses per-text dictionaries.
     """
 
     def __init__(self, model: LinearTextModel, lookups: list[Any]) -> None:
@@ -710,8 +803,6 @@ class TermIndex:
     def build(cls, model: LinearTextModel) -> TermIndex | None:
         lookups: list[Any] = []
         for block in model.blocks:
-            if not block.analyzer.plain:
-                return None
             if block.is_word:
                 if tuple(block.analyzer.ngram_range) != (1, 2):
                     return None

@@ -68,6 +68,7 @@ def model_file_bytes(model: LinearTextModel, metadata: dict[str, Any], card: str
         "max_chars": model.max_chars,
         "threshold": model.threshold,
         "base_rates": model.base_rates,
+        "escalation": model.escalation,
         "metadata": metadata,
         "files": {
             name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
@@ -227,4 +228,5 @@ def _build(manifest: dict[str, Any], members: dict[str, bytes]) -> LinearTextMod
         max_chars=None if max_chars is None else int(max_chars),
         threshold=None if threshold is None else float(threshold),
         base_rates=None if base_rates is None else {str(k): float(v) for k, v in base_rates.items()},
+        escalation=manifest.get("escalation"),
     )

@@ -10,7 +10,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .text import JiebaSegmenter, normalize
+from .text import JiebaSegmenter, content_text, normalize
+
+
+def feature_text(text: str, content: bool) -> str:
+    """The text an analyzer reads: normalized, and with ``content`` only its content
+    (see :func:`boundary_nlp.text.content_text`)."""
+    normalized = normalize(text)
+    return content_text(normalized) if content else normalized
 
 
 class Segmenter(Protocol):
@@ -25,19 +32,21 @@ def _ngrams(items: list[str], low: int, high: int, joiner: str) -> list[str]:
 
 
 class WordNgrams:
-    """Word n-grams (tokens joined by a space) of a text after :func:`normalize`.
+    """Word n-grams (tokens joined by a space) of a text after :func:`normalize` (and, with
+    ``content``, :func:`~boundary_nlp.text.content_text`).
 
     Single-character words are kept: in Chinese they carry meaning (改, 删, 签, 帮).
     """
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 2), segmenter: Segmenter | None = None):
+    def __init__(
+        self, ngram_range: tuple[int, int] = (1, 2), segmenter: Segmenter | None = None, content: bool = False
+    ):
         self.ngram_range = ngram_range
         self.segmenter = segmenter
+        self.content = content
 
     def _segmenter(self) -> Segmenter:
         return self.segmenter if self.segmenter is not None else JiebaSegmenter()
-
-    plain = True  # no options beyond the n-gram range: the C module and TermIndex apply
 
     def from_normalized(self, text: str, segmenter: Segmenter | None = None) -> list[str]:
         return self.grams_from_tokens((segmenter or self._segmenter()).cut(text))
@@ -46,25 +55,27 @@ class WordNgrams:
         return _ngrams(tokens, self.ngram_range[0], self.ngram_range[1], " ")
 
     def to_spec(self) -> dict[str, Any]:
-        return {"kind": "word", "ngram_range": list(self.ngram_range)}
+        return {"kind": "word", "ngram_range": list(self.ngram_range), "content": self.content}
 
     def __call__(self, text: str) -> list[str]:
-        return self.from_normalized(normalize(text))
+        return self.from_normalized(feature_text(text, self.content))
 
     def __repr__(self) -> str:
-        return f"WordNgrams(ngram_range={self.ngram_range!r}, segmenter={self.segmenter!r})"
+        return (
+            f"WordNgrams(ngram_range={self.ngram_range!r}, segmenter={self.segmenter!r}, "
+            f"content={self.content!r})"
+        )
 
 
 class CharNgrams:
     """Character n-grams of a text after :func:`normalize`; n-grams of only spaces are skipped."""
 
-    plain = True
-
-    def __init__(self, ngram_range: tuple[int, int] = (1, 3)):
+    def __init__(self, ngram_range: tuple[int, int] = (1, 3), content: bool = False):
         self.ngram_range = ngram_range
+        self.content = content
 
     def to_spec(self) -> dict[str, Any]:
-        return {"kind": "char", "ngram_range": list(self.ngram_range)}
+        return {"kind": "char", "ngram_range": list(self.ngram_range), "content": self.content}
 
     def from_normalized(self, text: str) -> list[str]:
         low, high = self.ngram_range
@@ -78,10 +89,10 @@ class CharNgrams:
         return grams
 
     def __call__(self, text: str) -> list[str]:
-        return self.from_normalized(normalize(text))
+        return self.from_normalized(feature_text(text, self.content))
 
     def __repr__(self) -> str:
-        return f"CharNgrams(ngram_range={self.ngram_range!r})"
+        return f"CharNgrams(ngram_range={self.ngram_range!r}, content={self.content!r})"
 
 
 def analyzer_from_spec(spec: dict[str, Any]) -> WordNgrams | CharNgrams:
@@ -90,30 +101,32 @@ def analyzer_from_spec(spec: dict[str, Any]) -> WordNgrams | CharNgrams:
     low, high = (int(n) for n in spec["ngram_range"])
     if not 1 <= low <= high:
         raise ValueError(f"bad ngram_range {spec['ngram_range']!r}")
+    content = bool(spec.get("content", False))
     if kind == "word":
-        return WordNgrams((low, high))
+        return WordNgrams((low, high), content=content)
     if kind == "char":
-        return CharNgrams((low, high))
+        return CharNgrams((low, high), content=content)
     raise ValueError(f"unknown analyzer kind {kind!r}")
 
 
 def build_feature_union(
-    word_ngram_range: tuple[int, int],
+    word_ngram_range: tuple[int, int] | None,
     char_ngram_range: tuple[int, int],
     min_df: int,
     sublinear_tf: bool,
     segmenter: Segmenter | None = None,
+    content: bool = False,
 ) -> Any:
-    """Word and character TF-IDF blocks, each L2-normalized, side by side."""
+    """Word (unless ``word_ngram_range`` is None) and character TF-IDF blocks, each
+    L2-normalized, side by side."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion
 
     def vectorizer(analyzer: Any) -> TfidfVectorizer:
         return TfidfVectorizer(analyzer=analyzer, min_df=min_df, sublinear_tf=sublinear_tf, dtype=np.float64)
 
-    return FeatureUnion(
-        [
-            ("word", vectorizer(WordNgrams(word_ngram_range, segmenter))),
-            ("char", vectorizer(CharNgrams(char_ngram_range))),
-        ]
-    )
+    blocks = []
+    if word_ngram_range is not None:
+        blocks.append(("word", vectorizer(WordNgrams(word_ngram_range, segmenter, content=content))))
+    blocks.append(("char", vectorizer(CharNgrams(char_ngram_range, content=content))))
+    return FeatureUnion(blocks)

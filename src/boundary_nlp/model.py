@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from ._linear import LinearTextModel, from_pipeline
@@ -22,8 +23,11 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
     """Classify client requests (or any short Chinese texts) with a linear TF-IDF model.
 
     Features are TF-IDF over jieba word 1-2 grams and over character n-grams, each block
-    L2-normalized; the classifier is a logistic regression with balanced class weights.
-    Works with any set of labels, not only the three of the guide.
+    L2-normalized, read from the message's content (punctuation, symbols and emoji dropped,
+    each number one token); the classifier is a logistic regression (or a calibrated linear
+    SVM) with balanced class weights. Works with any set of labels, not only the three of
+    the guide. A message of several asks takes the label of its most serious ask when that
+    ask is ``escalate_label`` with probability ``escalate_threshold`` or more (guide rule 2).
 
     ``fit`` trains a scikit-learn pipeline (``pipeline_``, kept as the reference the tests
     compare with) and reduces it to ``model_``, the plain-data predictor that
@@ -31,8 +35,15 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    C : inverse regularization strength of the logistic regression.
-    word_ngram_range, char_ngram_range : n-gram sizes of the two feature blocks.
+    C : inverse regularization strength of the classifier.
+    word_ngram_range, char_ngram_range : n-gram sizes of the two feature blocks;
+        ``word_ngram_range=None`` uses characters only.
+    content_only : read features from the content only (see ``text.content_text``);
+        ``False`` reads the normalized text with its punctuation.
+    classifier : ``"logreg"`` (multinomial logistic regression) or ``"svc"`` (a linear SVM
+        whose decision values are calibrated by per-class sigmoids fitted on 3-fold
+        cross-validated decisions).
+    escalate_label, escalate_threshold : guide rule 2 (``None`` turns it off).
     min_df : a term must occur in at least this many training texts.
     sublinear_tf : use ``1 + log(tf)``.
     class_weight : passed to ``LogisticRegression``.
@@ -45,8 +56,12 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         C: float = 10.0,
-        word_ngram_range: tuple[int, int] = (1, 2),
+        word_ngram_range: tuple[int, int] | None = (1, 2),
         char_ngram_range: tuple[int, int] = (1, 3),
+        content_only: bool = True,
+        classifier: str = "logreg",
+        escalate_label: str | None = "prohibited",
+        escalate_threshold: float = 0.5,
         min_df: int = 1,
         sublinear_tf: bool = True,
         class_weight: str | dict | None = "balanced",
@@ -59,6 +74,10 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         self.C = C
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
+        self.content_only = content_only
+        self.classifier = classifier
+        self.escalate_label = escalate_label
+        self.escalate_threshold = escalate_threshold
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
         self.class_weight = class_weight
@@ -84,18 +103,14 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
             spec = {"words": [list(pair) for pair in words], "hmm": False}
         segmenter = JiebaSegmenter(words)
         features = build_feature_union(
-            tuple(self.word_ngram_range),
+            None if self.word_ngram_range is None else tuple(self.word_ngram_range),
             tuple(self.char_ngram_range),
             self.min_df,
             self.sublinear_tf,
             segmenter,
+            content=self.content_only,
         )
-        classifier = LogisticRegression(
-            C=self.C,
-            class_weight=self.class_weight,
-            max_iter=self.max_iter,
-            random_state=self.random_state,
-        )
+        classifier = self._make_classifier()
         self.pipeline_ = Pipeline([("features", features), ("classifier", classifier)])
         self.pipeline_.fit(texts, labels)
         self.classes_ = classifier.classes_
@@ -104,6 +119,9 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
             shares = {str(c): 1.0 / len(self.classes_) for c in self.classes_}
         else:
             shares = {str(c): float(np.mean(labels == c)) for c in self.classes_}
+        escalation = None
+        if self.escalate_label is not None and self.escalate_label in set(self.classes_.tolist()):
+            escalation = {"label": self.escalate_label, "threshold": self.escalate_threshold}
         self.model_ = from_pipeline(
             features,
             classifier,
@@ -112,14 +130,37 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
             max_chars=self.max_chars,
             threshold=self.uncertainty_threshold,
             base_rates=shares,
+            escalation=escalation,
         )
         return self
+
+    def _make_classifier(self):
+        if self.classifier == "logreg":
+            return LogisticRegression(
+                C=self.C,
+                class_weight=self.class_weight,
+                max_iter=self.max_iter,
+                random_state=self.random_state,
+            )
+        if self.classifier == "svc":
+            from sklearn.calibration import CalibratedClassifierCV
+
+            svc = LinearSVC(
+                C=self.C,
+                class_weight=self.class_weight,
+                max_iter=self.max_iter,
+                random_state=self.random_state,
+            )
+            return CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False)
+        raise ValueError(f"classifier must be 'logreg' or 'svc', got {self.classifier!r}")
 
     def _predictor(self) -> LinearTextModel:
         check_is_fitted(self, "model_")
         # parameters set after fit (set_params) apply to predictions, as in scikit-learn
         self.model_.threshold = self.uncertainty_threshold
         self.model_.max_chars = self.max_chars
+        if self.model_.escalation is not None and self.escalate_label is not None:
+            self.model_.escalation["threshold"] = float(self.escalate_threshold)
         return self.model_
 
     def decision_function(self, X: str | Iterable[str]) -> np.ndarray:

@@ -45,6 +45,8 @@ class Prediction:
     advice: Advice | None = field(default=None, repr=False)
     # why the prediction is uncertain: "low_confidence", "empty", "no_content", "not_chinese"
     reason: str | None = None
+    # the ask of a multi-ask message whose label the message took (guide rule 2), if any
+    ask: str | None = None
 
     @property
     def label_zh(self) -> str:
@@ -65,6 +67,7 @@ class Prediction:
             "threshold": self.threshold,
             "truncated": self.truncated,
             "reason": self.reason,
+            "ask": self.ask,
             "evidence": [{"term": e.term, "kind": e.kind, "weight": e.weight} for e in self.evidence],
             "advice": None
             if self.advice is None

@@ -50,6 +50,22 @@ def normalize(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+_NOT_CONTENT = re.compile(r"[^\w\s]|_")
+_DIGIT_RUN = re.compile(r"\d+")
+DIGIT_TOKEN = "0"
+
+
+def content_text(normalized: str) -> str:
+    """What features are read from: punctuation, symbols and emoji become spaces, and every
+    run of digits becomes one ``"0"`` (a number is a number: "3点" and "15点" read alike).
+
+    Style that says nothing about the ask ("，谢谢！", "！！", "😂", "2024-05-06") then cannot
+    become evidence for a label.
+    """
+    text = _DIGIT_RUN.sub(DIGIT_TOKEN, _NOT_CONTENT.sub(" ", normalized))
+    return _WHITESPACE.sub(" ", text).strip()
+
+
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 _LETTER_OR_HAN = re.compile(r"[^\W\d_]")
 # characters that carry no ask on their own: interjections and sentence particles
