@@ -41,12 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model and write its model card")
     train.add_argument("--train", required=True, help="training data (.csv/.jsonl with text,label)")
-    train.add_argument("--dev", required=True, help="dev data for choosing parameters")
+    train.add_argument("--dev", help="more labelled data; joins train in the cross-validation pool")
     train.add_argument("--test", help="test data, scored once by the final model")
     train.add_argument(
         "--out", required=True, help="model file to write (.bnlp); its card goes beside it as .md"
     )
-    train.add_argument("--no-refit-dev", action="store_true", help="final model on train only")
+    train.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
+    train.add_argument("--repeats", type=int, default=2, help="cross-validation repeats (default 2)")
+    train.add_argument("--n-jobs", type=int, default=-1, help="parallel fits (default -1: every core)")
     train.add_argument("--encoding", default="utf-8")
 
     convert = commands.add_parser("convert-model", help="convert an old joblib model file to the safe format")
@@ -151,22 +153,34 @@ def _cmd_analyze(args) -> int:
 
 
 def _cmd_train(args) -> int:
+    from .data import load_dataset
+    from .evaluation import card_sections
     from .persistence import save_model, write_sha256
     from .training import model_card, model_metadata, train
 
     result = train(
-        args.train, args.dev, args.test, refit_on_dev=not args.no_refit_dev, encoding=args.encoding, log=print
+        args.train,
+        args.dev,
+        args.test,
+        folds=args.folds,
+        repeats=args.repeats,
+        n_jobs=args.n_jobs,
+        encoding=args.encoding,
+        log=print,
     )
     print(f"chosen: {result.params}, uncertainty threshold {result.threshold}")
-    print("\n== dev (train-only fit) ==")
-    print(result.dev.format())
+    print("\n== out-of-fold (chosen setting) ==")
+    print(result.cv.format())
+    sections = []
     if result.test is not None:
         print("\n== test (final model) ==")
         print(result.test.format())
+        test_texts, test_labels = load_dataset(args.test, encoding=args.encoding)
+        sections = card_sections(result.model, test_texts, test_labels)
     command = (
         " ".join(["boundary-nlp", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "boundary-nlp train ..."
     )
-    card = model_card(result, args.out, command)
+    card = model_card(result, args.out, command, sections)
     out = save_model(result.model, args.out, metadata=model_metadata(result), card=card)
     write_sha256(out)
     print(f"\nwrote {out} (model card inside and beside it: {Path(out).with_suffix('.md')})")

@@ -226,3 +226,100 @@ def distinctive_terms(
         terms.sort(key=lambda term: (-term[1], term[0]))
         ranked[label] = terms
     return ranked
+
+
+def evidence_noise(model, texts: Sequence[str], top: int = 3) -> dict[str, float]:
+    """Share of the top-``top`` evidence terms that are punctuation, digits or single function
+    characters: among the terms shown to users (``shown``) and among the model's raw
+    strongest pushes before the content filter (``raw``)."""
+    from .prediction import FUNCTION_CHARS, is_content_term
+
+    def noisy(term: str) -> bool:
+        stripped = term.replace(" ", "")
+        return (
+            (not any(char.isalnum() for char in stripped))
+            or stripped.isdigit()
+            or (len(stripped) == 1 and stripped in FUNCTION_CHARS)
+            or stripped == "0"
+        )
+
+    predictions = model.classify(list(texts), evidence_terms=top)
+    shown = [e.term for p in predictions for e in p.evidence]
+    raw_total = raw_noisy = 0
+    predictor = model._predictor()
+    scores = predictor.score(list(texts), terms=True)
+    for row, (columns, values) in enumerate(scores.terms):
+        index = int(scores.proba[row].argmax())
+        pushes: dict[str, float] = {}
+        for _kind, term, weight in predictor.contributions(columns, values, index):
+            pushes[term] = pushes.get(term, 0.0) + weight
+        best = sorted((item for item in pushes.items() if item[1] > 0), key=lambda t: (-t[1], t[0]))[:top]
+        raw_total += len(best)
+        raw_noisy += sum(noisy(term) or not is_content_term(term) for term, _ in best)
+    return {
+        "shown": sum(map(noisy, shown)) / len(shown) if shown else 0.0,
+        "raw": raw_noisy / raw_total if raw_total else 0.0,
+        "terms_shown": len(shown),
+    }
+
+
+def prior_shift_check(
+    model, texts: Sequence[str], gold: Sequence[str], shares: dict[str, float], seed: int = 0
+) -> dict[str, dict[str, float]]:
+    """Resample labelled texts to ``shares`` (keeping every row of the most common label and
+    drawing the others without replacement) and score the model with and without
+    ``with_label_shares(shares)``: accuracy, macro-F1 and log loss on the resampled set."""
+    gold_array = np.asarray(gold)
+    rng = np.random.default_rng(seed)
+    anchor = max(shares, key=shares.get)
+    base = int((gold_array == anchor).sum())
+    total = base / shares[anchor]
+    chosen = []
+    for label, share in shares.items():
+        rows = np.flatnonzero(gold_array == label)
+        want = min(len(rows), int(round(total * share)))
+        chosen.extend(rng.choice(rows, size=want, replace=False).tolist())
+    sample = [texts[i] for i in chosen]
+    sample_gold = [str(gold_array[i]) for i in chosen]
+    out = {}
+    for name, candidate in (("as trained", model), ("with label shares", model.with_label_shares(shares))):
+        proba = candidate.predict_proba(sample)
+        classes = [str(c) for c in candidate.classes_]
+        predicted = [classes[i] for i in proba.argmax(axis=1)]
+        evaluation = evaluate_predictions(sample_gold, predicted, classes)
+        picked = proba[np.arange(len(sample)), [classes.index(g) for g in sample_gold]]
+        out[name] = {
+            "rows": len(sample),
+            "accuracy": evaluation.accuracy,
+            "macro_f1": evaluation.macro_f1,
+            "log_loss": float(-np.mean(np.log(np.clip(picked, 1e-15, 1.0)))),
+        }
+    return out
+
+
+DEPLOYMENT_SHARES = {"in_scope": 0.8, "courtesy": 0.1, "prohibited": 0.1}
+
+
+def card_sections(model, texts: Sequence[str], gold: Sequence[str]) -> list[str]:
+    """Model-card sections measured on a labelled (test) set: evidence and label shares."""
+    noise = evidence_noise(model, texts)
+    sections = [
+        "## Evidence a person can read\n"
+        f"Share of the top-3 evidence terms on test that are punctuation, digits or single function "
+        f"characters: **{noise['shown']:.2%}** of {noise['terms_shown']} terms shown; "
+        f"{noise['raw']:.2%} among the model's raw strongest pushes before the content filter."
+    ]
+    if set(DEPLOYMENT_SHARES) == {str(c) for c in model.classes_}:
+        shift = prior_shift_check(model, texts, gold, DEPLOYMENT_SHARES)
+        rows = "\n".join(
+            f"| {name} | {m['rows']} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['log_loss']:.4f} |"
+            for name, m in shift.items()
+        )
+        sections.append(
+            "## Deployment label shares\n"
+            "Test resampled to 80% in_scope / 10% courtesy / 10% prohibited (seed 0), scored as trained "
+            "and with `load_model(label_shares={'in_scope': 0.8, 'courtesy': 0.1, 'prohibited': 0.1})`:\n\n"
+            "| probabilities | rows | accuracy | macro-F1 | log loss |\n| --- | --- | --- | --- | --- |\n"
+            + rows
+        )
+    return sections

@@ -163,6 +163,13 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
             self.model_.escalation["threshold"] = float(self.escalate_threshold)
         return self.model_
 
+    def with_label_shares(self, shares: dict[str, float] | None):
+        """The fitted model as a :class:`~boundary_nlp.BoundaryModel` whose probabilities are
+        adjusted to a deployment's label shares (see ``BoundaryModel.with_label_shares``)."""
+        from .persistence import BoundaryModel
+
+        return BoundaryModel(self._predictor()).with_label_shares(shares)
+
     def decision_function(self, X: str | Iterable[str]) -> np.ndarray:
         """Decision values of the scikit-learn pipeline (the reference the tests compare with)."""
         check_is_fitted(self, "pipeline_")

@@ -75,9 +75,22 @@ class Prediction:
         }
 
 
+# characters that carry grammar, not content: never shown as evidence on their own
+FUNCTION_CHARS = frozenset(
+    "的了着过地得我你您他她它们咱吗呢吧啊呀哈呗嘛哦啦咯把被给在和与及也就都还又再才这那个些"
+)
+
+
+def is_content_term(term: str) -> bool:
+    """Whether a feature term says something about the ask: not a number token (``0``),
+    not made only of function characters (的, 我, 吗...) and spaces."""
+    return any(char not in FUNCTION_CHARS and char != " " and not char.isdigit() for char in term)
+
+
 def top_evidence(contributions: list[tuple[str, str, float]], count: int) -> tuple[Evidence, ...]:
-    """The terms pushing hardest toward the label; a term found as a word and as characters
-    is shown once, with both pushes added (kind ``"word+char"``)."""
+    """The content terms pushing hardest toward the label; a term found as a word and as
+    characters is shown once, with both pushes added (kind ``"word+char"``). Numbers and
+    function characters are left out (see :func:`is_content_term`)."""
     # a block holds a term once, so a term seen twice was seen as a word and as characters
     totals: dict[str, float] = {}
     kinds: dict[str, str] = {}
@@ -90,7 +103,7 @@ def top_evidence(contributions: list[tuple[str, str, float]], count: int) -> tup
             kinds[term] = kind
     ranked = heapq.nsmallest(
         count,
-        ((term, kinds[term], total) for term, total in totals.items() if total > 0),
+        ((term, kinds[term], total) for term, total in totals.items() if total > 0 and is_content_term(term)),
         key=_strongest_first,
     )
     return tuple(Evidence(term, kind, weight) for term, kind, weight in ranked)

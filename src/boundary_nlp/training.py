@@ -1,48 +1,60 @@
-"""Choosing hyper-parameters on dev, training the model, and writing its model card."""
+"""Choosing settings by repeated cross-validation, training the model, and its model card.
+
+Selection is honest in three ways: every candidate is scored on the same repeated,
+stratified folds of the whole labelled pool (train plus dev, if given), with near-twin rows
+kept in the same fold; the chosen candidate is the simplest one whose mean score is within
+one standard error of the best (Breiman et al., 1984: a near-tie on a few hundred rows is
+noise, not evidence); the uncertainty threshold and the rule-2 threshold come from
+out-of-fold predictions. A test file, when given, is scored once, by the final model.
+"""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .data import file_sha256, load_dataset
-from .evaluation import Evaluation, evaluate
+from .data import _trigrams, file_sha256, load_dataset, near_twins
+from .evaluation import Evaluation, evaluate, evaluate_predictions
 from .labels import Label
 
-DEFAULT_GRID: dict[str, list] = {
-    "C": [3.0, 10.0, 30.0, 100.0],
-    "char_ngram_range": [(1, 3), (1, 4)],
-}
+# candidates from simplest to most complex: one feature block before two, then stronger
+# regularization (smaller C) first; at the same features the calibrated linear SVM comes
+# before the logistic regression (it fits only the rows near the boundary)
+DEFAULT_CANDIDATES: tuple[dict[str, Any], ...] = (
+    {"word_ngram_range": None, "classifier": "svc", "C": 0.3},
+    {"word_ngram_range": None, "classifier": "svc", "C": 1.0},
+    {"word_ngram_range": None, "classifier": "logreg", "C": 10.0},
+    {"word_ngram_range": (1, 2), "classifier": "svc", "C": 0.3},
+    {"word_ngram_range": (1, 2), "classifier": "svc", "C": 1.0},
+    {"word_ngram_range": (1, 2), "classifier": "logreg", "C": 10.0},
+)
+DEFAULT_FOLDS = 3
+DEFAULT_REPEATS = 2
 DEFAULT_MAX_ABSTAIN = 0.10
 THRESHOLD_CANDIDATES = tuple(round(0.35 + 0.05 * i, 2) for i in range(11))
+# rule-2 thresholds tried on out-of-fold predictions; None = whole messages only
+ESCALATION_CANDIDATES: tuple[float | None, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, None)
 TIE_BREAK_LABEL = Label.PROHIBITED.value
+SEED = 20261203
 
 
 @dataclass
 class TrainResult:
     model: object
     params: dict
-    dev: Evaluation
+    cv: Evaluation  # out-of-fold predictions of the chosen setting, rule 2 applied
     test: Evaluation | None
     search: list[dict] = field(default_factory=list)
+    escalation_search: list[dict] = field(default_factory=list)
     threshold: float | None = None
     data_sha256: dict[str, str] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    refit_on: str = "train+dev"
-
-
-def _grid_points(grid: dict[str, list]) -> list[dict]:
-    keys = sorted(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
-
-
-def _score(evaluation: Evaluation) -> tuple[float, float]:
-    """Macro-F1 first, prohibited recall (or 0 for other label sets) to break ties."""
-    return (round(evaluation.macro_f1, 6), round(evaluation.recall.get(TIE_BREAK_LABEL, 0.0), 6))
+    folds: int = DEFAULT_FOLDS
+    repeats: int = DEFAULT_REPEATS
 
 
 def choose_threshold(confidences: np.ndarray, correct: np.ndarray, max_abstain: float) -> float | None:
@@ -59,55 +71,139 @@ def choose_threshold(confidences: np.ndarray, correct: np.ndarray, max_abstain: 
     return best[0] if best else None
 
 
+def near_twin_groups(texts: list[str]) -> np.ndarray:
+    """A group id per text; near-twins (character-trigram Jaccard >= 0.6) share one."""
+    grams = [_trigrams(text) for text in texts]
+    parent = list(range(len(texts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, (j, _) in near_twins(grams, grams, same=True).items():
+        parent[root(i)] = root(j)
+    return np.asarray([root(i) for i in range(len(texts))])
+
+
+def cv_splits(labels: list[str], groups: np.ndarray, folds: int, repeats: int, seed: int = SEED) -> list:
+    """(train indices, validation indices) of ``repeats`` x ``folds`` stratified group folds."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y = np.asarray(labels)
+    splits = []
+    for repeat in range(repeats):
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + repeat)
+        splits.extend(splitter.split(np.zeros(len(y)), y, groups))
+    return splits
+
+
+def _fit_and_score(params: dict, texts: list[str], labels: list[str], train: np.ndarray, valid: np.ndarray):
+    """Fit on ``train`` rows, return the validation rows' whole-message probabilities and the
+    asks of its multi-ask messages (so rule 2 can be tried at any threshold afterwards)."""
+    from .model import BoundaryClassifier
+
+    model = BoundaryClassifier(**params, escalate_label=None).fit(
+        [texts[i] for i in train], [labels[i] for i in train]
+    )
+    predictor = model.model_
+    valid_texts = [texts[i] for i in valid]
+    whole = predictor.score(valid_texts, whole_only=True).proba
+    return predictor.classes, whole, predictor.asks_of(valid_texts)
+
+
+def _one_standard_error_choice(rows: list[dict]) -> int:
+    """Index of the first (simplest) row whose mean is within one standard error of the best."""
+    best = max(range(len(rows)), key=lambda i: rows[i]["mean"])
+    bar = rows[best]["mean"] - rows[best]["se"]
+    return next(i for i, row in enumerate(rows) if row["mean"] >= bar)
+
+
+def _summary(scores: list[float]) -> tuple[float, float]:
+    values = np.asarray(scores)
+    se = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+    return float(values.mean()), se
+
+
 def train(
     train_path: str | Path,
-    dev_path: str | Path,
+    dev_path: str | Path | None = None,
     test_path: str | Path | None = None,
-    grid: dict[str, list] | None = None,
-    refit_on_dev: bool = True,
+    candidates: tuple[dict[str, Any], ...] | list[dict[str, Any]] | None = None,
+    folds: int = DEFAULT_FOLDS,
+    repeats: int = DEFAULT_REPEATS,
     max_abstain: float = DEFAULT_MAX_ABSTAIN,
+    n_jobs: int = -1,
     encoding: str = "utf-8",
     log: Callable[[str], None] = lambda message: None,
 ) -> TrainResult:
-    """Pick parameters on dev (macro-F1, prohibited recall breaking ties), then train.
+    """Choose settings by cross-validation on train (+ dev), fit on all of it, score test once.
 
-    Each grid point is fitted on train and scored on dev. The chosen parameters are refitted
-    on train + dev (``refit_on_dev``) for the final model; dev metrics and the uncertainty
-    threshold come from the train-only fit. The test file, when given, is only scored once,
-    by the final model.
+    Every candidate (``DEFAULT_CANDIDATES``, simplest first) is fitted ``folds`` x
+    ``repeats`` times on stratified folds with near-twins kept together, and scored by
+    whole-message macro-F1; the simplest within one standard error of the best wins. Its
+    out-of-fold predictions then choose the rule-2 threshold (the lowest within one standard
+    error of the best macro-F1, so red-line asks are caught as often as the data allows) and
+    the uncertainty threshold. ``n_jobs`` fits in parallel processes (-1: every core).
     """
+    from joblib import Parallel, delayed
+
+    texts, labels = load_dataset(train_path, encoding=encoding)
+    counts = {"train": _count(labels)}
+    hashes = {"train": file_sha256(train_path)}
+    if dev_path is not None:
+        dev_texts, dev_labels = load_dataset(dev_path, encoding=encoding)
+        texts, labels = texts + dev_texts, labels + dev_labels
+        counts["dev"] = _count(dev_labels)
+        hashes["dev"] = file_sha256(dev_path)
+    candidates = list(candidates or DEFAULT_CANDIDATES)
+    groups = near_twin_groups(texts)
+    splits = cv_splits(labels, groups, folds, repeats)
+    log(f"{len(candidates)} candidates x {len(splits)} folds on {len(texts)} rows")
+    jobs = [(c, s) for c in range(len(candidates)) for s in range(len(splits))]
+    outputs = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_and_score)(candidates[c], texts, labels, *splits[s]) for c, s in jobs
+    )
+    gold = np.asarray(labels)
+    search = []
+    by_candidate: dict[int, list] = {c: [] for c in range(len(candidates))}
+    for (c, s), output in zip(jobs, outputs):
+        by_candidate[c].append((s, output))
+    for c, params in enumerate(candidates):
+        scores = []
+        for s, (classes, proba, _) in by_candidate[c]:
+            predicted = classes[proba.argmax(axis=1)]
+            scores.append(evaluate_predictions(list(gold[splits[s][1]]), list(predicted)).macro_f1)
+        mean, se = _summary(scores)
+        search.append({"params": params, "mean": mean, "se": se, "scores": scores})
+        log(f"  {params}: macro-F1 {mean:.4f} ± {se:.4f}")
+    chosen = _one_standard_error_choice(search)
+    params = dict(candidates[chosen])
+    log(f"chosen (simplest within one standard error of the best): {params}")
+
+    escalation_search = []
+    for threshold in ESCALATION_CANDIDATES:
+        scores, oof = _escalated_scores(by_candidate[chosen], splits, gold, threshold)
+        mean, se = _summary(scores)
+        escalation_search.append({"threshold": threshold, "mean": mean, "se": se, "scores": scores})
+        log(f"  rule 2 at {threshold}: macro-F1 {mean:.4f} ± {se:.4f}")
+    # lowest threshold within one standard error of the best (None counts as the highest)
+    best_escalation = escalation_search[_one_standard_error_choice(escalation_search)]["threshold"]
+    _, oof = _escalated_scores(by_candidate[chosen], splits, gold, best_escalation)
+    classes, proba = oof
+    predicted = classes[proba.argmax(axis=1)]
+    threshold = choose_threshold(proba.max(axis=1), predicted == gold, max_abstain)
+    cv_evaluation = evaluate_predictions(list(gold), list(predicted), [str(c) for c in classes])
+
     from .model import BoundaryClassifier
 
-    train_texts, train_labels = load_dataset(train_path, encoding=encoding)
-    dev_texts, dev_labels = load_dataset(dev_path, encoding=encoding)
-    search = []
-    best = None
-    for point in _grid_points(grid or DEFAULT_GRID):
-        candidate = BoundaryClassifier(**point).fit(train_texts, train_labels)
-        evaluation = evaluate(candidate, dev_texts, dev_labels)
-        search.append(
-            {
-                "params": point,
-                "macro_f1": evaluation.macro_f1,
-                "prohibited_recall": evaluation.recall.get(TIE_BREAK_LABEL),
-            }
-        )
-        log(f"  {point}: dev macro-F1 {evaluation.macro_f1:.4f}")
-        if best is None or _score(evaluation) > _score(best[1]):
-            best = (point, evaluation, candidate)
-    params, dev_evaluation, dev_model = best
-    proba = dev_model.predict_proba(dev_texts)
-    predicted = dev_model.classes_[proba.argmax(axis=1)]
-    threshold = choose_threshold(proba.max(axis=1), predicted == np.asarray(dev_labels), max_abstain)
-
-    if refit_on_dev:
-        model = BoundaryClassifier(**params, uncertainty_threshold=threshold).fit(
-            train_texts + dev_texts, train_labels + dev_labels
-        )
+    final = dict(params)
+    if best_escalation is None:
+        final["escalate_label"] = None
     else:
-        model = dev_model.set_params(uncertainty_threshold=threshold)
-    counts = {"train": _count(train_labels), "dev": _count(dev_labels)}
-    hashes = {"train": file_sha256(train_path), "dev": file_sha256(dev_path)}
+        final["escalate_threshold"] = best_escalation
+    model = BoundaryClassifier(**final, uncertainty_threshold=threshold).fit(texts, labels)
     test_evaluation = None
     if test_path is not None:
         test_texts, test_labels = load_dataset(test_path, encoding=encoding)
@@ -116,15 +212,40 @@ def train(
         hashes["test"] = file_sha256(test_path)
     return TrainResult(
         model=model,
-        params=params,
-        dev=dev_evaluation,
+        params={**params, "escalate_threshold": best_escalation},
+        cv=cv_evaluation,
         test=test_evaluation,
         search=search,
+        escalation_search=escalation_search,
         threshold=threshold,
         data_sha256=hashes,
         counts=counts,
-        refit_on="train+dev" if refit_on_dev else "train",
+        folds=folds,
+        repeats=repeats,
     )
+
+
+def _escalated_scores(outputs: list, splits: list, gold: np.ndarray, threshold: float | None):
+    """Per-fold macro-F1 with rule 2 at ``threshold``, and the out-of-fold probabilities of
+    the first repeat (each row predicted once)."""
+    from ._linear import escalate
+
+    scores = []
+    oof_proba = None
+    seen = np.zeros(len(gold), dtype=bool)
+    classes = None
+    for s, (classes, proba, asks) in outputs:
+        if threshold is not None and TIE_BREAK_LABEL in set(classes.tolist()):
+            proba, _ = escalate(proba, asks, list(classes).index(TIE_BREAK_LABEL), threshold)
+        valid = splits[s][1]
+        predicted = classes[proba.argmax(axis=1)]
+        scores.append(evaluate_predictions(list(gold[valid]), list(predicted)).macro_f1)
+        if oof_proba is None:
+            oof_proba = np.zeros((len(gold), proba.shape[1]))
+        fresh = ~seen[valid]
+        oof_proba[valid[fresh]] = proba[fresh]
+        seen[valid] = True
+    return scores, (classes, oof_proba)
 
 
 def _count(labels: list[str]) -> dict[str, int]:
@@ -132,24 +253,38 @@ def _count(labels: list[str]) -> dict[str, int]:
     return {str(v): int(c) for v, c in zip(values, counts)}
 
 
+def _plain_params(params: dict) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+
+
 def model_metadata(result: TrainResult) -> dict:
     return {
         "training_data_sha256": result.data_sha256,
         "training_counts": result.counts,
-        "refit_on": result.refit_on,
-        "chosen_params": {k: list(v) if isinstance(v, tuple) else v for k, v in result.params.items()},
+        "refit_on": "+".join(split for split in ("train", "dev") if split in result.counts),
+        "chosen_params": _plain_params(result.params),
         "uncertainty_threshold": result.threshold,
-        "dev_metrics": result.dev.to_dict(),
+        "cv_metrics": result.cv.to_dict(),
         "test_metrics": result.test.to_dict() if result.test else None,
-        "search": [
-            {**row, "params": {k: list(v) if isinstance(v, tuple) else v for k, v in row["params"].items()}}
-            for row in result.search
-        ],
+        "cv": {"folds": result.folds, "repeats": result.repeats},
+        "search": [{**row, "params": _plain_params(row["params"])} for row in result.search],
+        "escalation_search": result.escalation_search,
     }
 
 
-def model_card(result: TrainResult, model_path: str | Path, command: str) -> str:
-    """A Markdown model card: data, parameters, metrics, limits and intended use."""
+def _params_text(params: dict) -> str:
+    words = "char 1-3" if params.get("word_ngram_range") is None else "word 1-2 + char 1-3"
+    name = {"svc": "calibrated linear SVM", "logreg": "logistic regression"}[params["classifier"]]
+    return f"{words}, {name}, C={params['C']:g}"
+
+
+def model_card(
+    result: TrainResult, model_path: str | Path, command: str, sections: list[str] | tuple[str, ...] = ()
+) -> str:
+    """A Markdown model card: data, selection, metrics, limits and intended use;
+    ``sections`` (Markdown) are added before the limits (the behaviour table, evidence...)."""
+    labels = sorted({k for c in result.counts.values() for k in c})
+    pool = " + ".join(split for split in ("train", "dev") if split in result.counts)
     lines = [
         f"# Model card: {Path(model_path).name}",
         "",
@@ -166,47 +301,55 @@ def model_card(result: TrainResult, model_path: str | Path, command: str) -> str
         "to ask the project manager); it does not decide for them.",
         "",
         "## Data",
-        "| split | " + " | ".join(sorted({k for c in result.counts.values() for k in c})) + " | sha256 |",
-        "| --- | "
-        + " | ".join("---" for _ in sorted({k for c in result.counts.values() for k in c}))
-        + " | --- |",
+        "| split | " + " | ".join(labels) + " | sha256 |",
+        "| --- | " + " | ".join("---" for _ in labels) + " | --- |",
     ]
-    labels = sorted({k for c in result.counts.values() for k in c})
     for split, counts in result.counts.items():
         lines.append(
             f"| {split} | "
             + " | ".join(str(counts.get(label, 0)) for label in labels)
             + f" | `{result.data_sha256[split][:16]}…` |"
         )
+    chosen = {k: v for k, v in result.params.items() if k != "escalate_threshold"}
     lines += [
         "",
-        f"The final model is fitted on {result.refit_on}; parameters and the uncertainty",
-        "threshold were chosen on dev with a train-only fit; test was scored once, at the end.",
+        "## How the settings were chosen",
+        f"Every candidate was fitted on {result.repeats} x {result.folds} stratified folds of {pool}",
+        "(near-twin rows kept in one fold) and scored by whole-message macro-F1 on the held-out",
+        "fold. The simplest candidate within one standard error of the best was chosen; the",
+        "rule-2 threshold (a message takes its most serious ask's label) and the uncertainty",
+        "threshold come from its out-of-fold predictions. The final model is fitted on all of",
+        f"{pool}; test was scored once, at the end.",
         "",
-        "## Parameters",
-        "jieba words (precise mode, no HMM, shipped domain dictionary) 1-2 grams + character",
-        "n-grams, TF-IDF (sublinear tf, L2 per block), logistic regression (balanced classes,",
-        "lbfgs, seed 0). Chosen on dev (macro-F1, prohibited recall breaking ties):",
-        "",
-    ]
-    for key, value in sorted(result.params.items()):
-        lines.append(f"- `{key}` = `{value}`")
-    lines.append(f"- uncertainty threshold (abstain on at most 10% of dev) = `{result.threshold}`")
-    lines += [
-        "",
-        "Search on dev:",
-        "",
-        "| params | dev macro-F1 | dev prohibited recall |",
-        "| --- | --- | --- |",
+        "| candidate (simplest first) | macro-F1 mean | standard error | |",
+        "| --- | --- | --- | --- |",
     ]
     for row in result.search:
-        recall = row["prohibited_recall"]
-        recall_text = f"{recall:.4f}" if recall is not None else "-"
-        lines.append(f"| `{row['params']}` | {row['macro_f1']:.4f} | {recall_text} |")
-    for name, evaluation in (("dev (train-only fit)", result.dev), ("test (final model)", result.test)):
+        mark = "**chosen**" if row["params"] == chosen else ""
+        lines.append(f"| {_params_text(row['params'])} | {row['mean']:.4f} | {row['se']:.4f} | {mark} |")
+    lines += [
+        "",
+        "| rule-2 threshold | macro-F1 mean | standard error | |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in result.escalation_search:
+        mark = "**chosen**" if row["threshold"] == result.params.get("escalate_threshold") else ""
+        name = "off (whole message only)" if row["threshold"] is None else f"{row['threshold']:.1f}"
+        lines.append(f"| {name} | {row['mean']:.4f} | {row['se']:.4f} | {mark} |")
+    lines += [
+        "",
+        f"- chosen: {_params_text(chosen)}; features read the content only (punctuation and emoji",
+        "  dropped, each number one token); jieba precise mode, no HMM, shipped domain dictionary;",
+        "  TF-IDF with sublinear tf, L2 per block; balanced class weights",
+        f"- rule-2 threshold = `{result.params.get('escalate_threshold')}`",
+        f"- uncertainty threshold (abstain on at most 10% of out-of-fold rows) = `{result.threshold}`",
+    ]
+    for name, evaluation in (("out-of-fold, chosen setting", result.cv), ("test (final model)", result.test)):
         if evaluation is None:
             continue
         lines += ["", f"## Metrics: {name}", "", "```", evaluation.format(), "```"]
+    for section in sections:
+        lines += ["", section.rstrip()]
     lines += [
         "",
         "## Limits",
@@ -216,8 +359,11 @@ def model_card(result: TrainResult, model_path: str | Path, command: str) -> str
         "- A bag of words and characters: it does not reason about who is asking or what was",
         "  agreed in the contract. Requests whose label depends on context outside the message",
         "  (is this change in the contract?) need a person.",
-        "- One label per message; `analyze()` splits multi-ask messages. How often a client",
-        "  asks for favors (the degree, 度) is tracked by `FavorLedger`, not by the label.",
+        "- One label per message: the most serious ask's, when rule 2 finds one; `analyze()`",
+        "  shows every ask. How often a client asks for favors (the degree, 度) is tracked by",
+        "  `FavorLedger`, not by the label.",
+        "- Probabilities assume the training label shares (uniform, balanced class weights);",
+        "  pass your deployment's shares to `load_model(label_shares=...)`.",
         "- Confidence below the threshold is reported as `uncertain`: check with the project",
         "  manager.",
         "",

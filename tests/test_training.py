@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from boundary_nlp import load_model
+from boundary_nlp.training import _one_standard_error_choice, cv_splits, near_twin_groups, train
+
+try:
+    from ._tiny import TINY_DATA, write_csv
+except ImportError:
+    from _tiny import TINY_DATA, write_csv
+
+SMALL_CANDIDATES = (
+    {"word_ngram_range": None, "classifier": "logreg", "C": 1.0},
+    {"word_ngram_range": (1, 2), "classifier": "logreg", "C": 10.0},
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-data")
+    rows = [[text, label] for text, label in TINY_DATA]
+    train_path = write_csv(folder / "train.csv", ["text", "label"], rows)
+    test_path = write_csv(folder / "test.csv", ["text", "label"], [["帮我把考勤改一下", "prohibited"]])
+    return train_path, test_path
+
+
+def test_one_standard_error_rule_takes_the_simplest_near_tie():
+    rows = [{"mean": 0.90, "se": 0.01}, {"mean": 0.905, "se": 0.01}, {"mean": 0.93, "se": 0.01}]
+    assert _one_standard_error_choice(rows) == 2
+    rows[0]["mean"] = 0.925  # within one standard error of 0.93: the simplest wins
+    assert _one_standard_error_choice(rows) == 0
+
+
+def test_near_twins_share_a_group_and_a_fold():
+    texts = ["帮我把周报发到群里谢谢", "帮我把周报发到群里谢谢啦", "完全不同的一句话", "再来一句别的话题"] * 1
+    labels = ["in_scope", "in_scope", "courtesy", "courtesy"]
+    groups = near_twin_groups(texts)
+    assert groups[0] == groups[1] and len({groups[0], groups[2], groups[3]}) == 3
+    for _, valid in cv_splits(labels, groups, folds=2, repeats=2):
+        assert (0 in valid) == (1 in valid)
+
+
+def test_train_with_one_file_chooses_by_cross_validation_and_scores_test_once(tiny_files):
+    train_path, test_path = tiny_files
+    result = train(train_path, None, test_path, candidates=SMALL_CANDIDATES, folds=2, repeats=1, n_jobs=1)
+    assert len(result.search) == 2 and all(len(row["scores"]) == 2 for row in result.search)
+    assert {k: v for k, v in result.params.items() if k != "escalate_threshold"} in list(SMALL_CANDIDATES)
+    assert result.test is not None and sum(result.test.support.values()) == 1
+    assert set(result.counts) == {"train", "test"}
+    # test rows never reach selection: the same choice without the test file
+    again = train(train_path, None, None, candidates=SMALL_CANDIDATES, folds=2, repeats=1, n_jobs=1)
+    assert again.params == result.params and again.threshold == result.threshold
+    np.testing.assert_allclose(
+        again.model.predict_proba(["帮我取快递"]), result.model.predict_proba(["帮我取快递"]), rtol=0, atol=0
+    )
+
+
+def test_cli_train_works_with_the_training_file_alone(tiny_files, tmp_path):
+    train_path, _ = tiny_files
+    out = tmp_path / "m.bnlp"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "boundary_nlp.cli",
+            "train",
+            "--train",
+            str(train_path),
+            "--out",
+            str(out),
+            "--folds",
+            "2",
+            "--repeats",
+            "1",
+            "--n-jobs",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    model = load_model(out)
+    assert model.predict(["帮我取个快递"])[0] in {"courtesy", "in_scope", "prohibited"}
+    assert "simplest" in model.card and out.with_suffix(".md").read_text(encoding="utf-8") == model.card
