@@ -223,5 +223,8 @@ def write_model_card(path: str | Path, result: TrainResult, model_path: str | Pa
         "  manager.",
         "",
     ]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    from ._files import atomic_write
+
+    with atomic_write(path, encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
     return path
