@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from .inputs import DEFAULT_MAX_CHARS, truncate
 from .labels import Label, chinese_name
 from .prediction import Prediction
 from .text import to_simplified
@@ -136,6 +137,7 @@ class Analysis:
     ``overall`` is the prediction of the most serious part, or of the whole message when
     that reads more serious than every part (or when the labels are not the guide's three);
     ``overall_part`` is the index of the part it came from, ``None`` for the whole message.
+    ``truncated``: the message was longer than ``max_chars`` and only its start was analysed.
     """
 
     message: str
@@ -144,6 +146,7 @@ class Analysis:
     whole: Prediction
     reason: str
     overall_part: int | None = None
+    truncated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +156,7 @@ class Analysis:
             "overall_part": self.overall_part,
             "whole": self.whole.to_dict(),
             "reason": self.reason,
+            "truncated": self.truncated,
         }
 
 
@@ -191,14 +195,21 @@ def _combine(parts: list[AskPart], whole: Prediction) -> tuple[Prediction, int |
     )
 
 
-def analyze(message: str, model: Any = None, threshold: float | None = None) -> Analysis:
+def analyze(
+    message: str,
+    model: Any = None,
+    threshold: float | None = None,
+    max_chars: int | None = DEFAULT_MAX_CHARS,
+) -> Analysis:
     """Split ``message`` into asks, classify each and the whole, and combine (guide rule 2).
 
     ``model`` is any object with ``classify(text, threshold=None) -> Prediction`` (default:
     the shipped model). The overall label is the most serious part's (prohibited >
     courtesy > in_scope; ties go to the higher confidence) unless the whole message is
     classified as more serious; with labels other than the guide's three it is the
-    whole-message prediction.
+    whole-message prediction. A message longer than ``max_chars`` (as in ``classify``) is cut
+    to its first ``max_chars`` characters before splitting, so the time is bounded; the result
+    says ``truncated=True``. ``message`` in the result is the text as given.
     """
     if not isinstance(message, str):
         hint = "; decode bytes first (for example data.decode('utf-8'))" if isinstance(
@@ -209,9 +220,16 @@ def analyze(message: str, model: Any = None, threshold: float | None = None) -> 
         from . import default_model
 
         model = default_model()
-    whole = model.classify(message, threshold=threshold)
-    parts = [AskPart(text, model.classify(text, threshold=threshold)) for text in split_asks(message)]
+    clipped, was_truncated = truncate(message, max_chars)
+    whole = model.classify(clipped, threshold=threshold)
+    parts = [AskPart(text, model.classify(text, threshold=threshold)) for text in split_asks(clipped)]
     overall, index, reason = _combine(parts, whole)
     return Analysis(
-        message=message, parts=parts, overall=overall, whole=whole, reason=reason, overall_part=index
+        message=message,
+        parts=parts,
+        overall=overall,
+        whole=whole,
+        reason=reason,
+        overall_part=index,
+        truncated=was_truncated,
     )
