@@ -420,13 +420,14 @@ def check(
 
     if "train" in rows and rows["train"]:
         _check_near_twins(report, rows, file_of, max_train_near_twin_share, max_cross_split_near_twin_share)
-    if corpus and total:
+    if corpus and total and Path(path).is_dir():  # a whole corpus, not one draft file
         seen_labels = {label for counts in label_counts.values() for label in counts}
         absent = sorted(set(LABELS) - seen_labels)
         if absent:
             report.problems.append(
                 Problem(str(path), None, f"no rows labelled {absent}; the corpus needs all three")
             )
+    if corpus and total:
         _check_markers(report, rows, str(path), max_marker_ratio or MAX_MARKER_RATIO, strict_markers)
     return report
 
