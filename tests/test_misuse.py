@@ -209,6 +209,8 @@ def start_batch_and_wait_for_output(tmp_path: Path, output: Path, *extra: str) -
         [sys.executable, "-m", "boundary_nlp.cli", "predict", "--input", str(source), "--output",
          str(output), *extra],
         cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # a shell's background job ignores SIGINT, and Python would keep ignoring it: restore it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -237,13 +239,16 @@ def test_sigkill_mid_batch_leaves_the_previous_output_intact(tmp_path):
     assert all(name.startswith(".scored.csv.") and name.endswith(".tmp") for name in leftovers), leftovers
 
 
-def test_sigterm_mid_batch_removes_the_temporary_file_and_says_nothing_was_written(tmp_path):
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_or_ctrl_c_mid_batch_removes_the_temporary_file_and_says_nothing_was_written(
+    tmp_path, signum, code
+):
     output = tmp_path / "scored.csv"
     output.write_text(PREVIOUS, encoding="utf-8")
     process = start_batch_and_wait_for_output(tmp_path, output)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 128 + signal.SIGTERM
+    assert process.returncode == code
     assert output.read_text(encoding="utf-8") == PREVIOUS
     assert sorted(p.name for p in tmp_path.iterdir()) == ["large.csv", "scored.csv"]
     assert "nothing was written" in stderr.decode("utf-8")
