@@ -29,7 +29,7 @@ import random
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from boundary_nlp._modelfile import write_atomic
+from boundary_nlp._files import write_bytes
 from boundary_nlp.data import SPLITS, _trigrams, near_twins
 from boundary_nlp.text import normalize
 
@@ -148,13 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     for split in SPLITS:
         stats[f"new_{split}"] = len(parts[split])
         merged = corpus[split] + sorted(parts[split], key=lambda r: r["id"])
-        write_atomic(args.corpus / f"{split}.csv", csv_bytes(merged, COLUMNS))
+        write_bytes(args.corpus / f"{split}.csv", csv_bytes(merged, COLUMNS))
 
     kept_ids = {r["id"] for split in SPLITS for r in parts[split]}
     types = [{"id": r["id"], "type": r["type"]} for r in unique if r["id"] in kept_ids]
     folder = args.corpus / "inventory"
-    write_atomic(folder / "row_types.csv", csv_bytes(sorted(types, key=lambda r: r["id"]), ["id", "type"]))
-    write_atomic(folder / "in_scope.csv", csv_bytes(inventory, ["id", "domain", "work type"]))
+    write_bytes(folder / "row_types.csv", csv_bytes(sorted(types, key=lambda r: r["id"]), ["id", "type"]))
+    write_bytes(folder / "in_scope.csv", csv_bytes(inventory, ["id", "domain", "work type"]))
     for key in sorted(stats):
         print(f"{key}: {stats[key]}")
     print("labels of kept new rows:", dict(Counter(r["label"] for r in unique if r["id"] in kept_ids)))

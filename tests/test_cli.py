@@ -18,7 +18,7 @@ DATASETS = ROOT / "datasets"
 P_COLUMNS = [f"p_{label}" for label in sorted(LABELS)]
 
 
-def read_csv(path: Path, encoding: str = "utf-8") -> tuple[list[str], list[dict]]:
+def read_csv(path: Path, encoding: str = "utf-8-sig") -> tuple[list[str], list[dict]]:
     with open(path, encoding=encoding, newline="") as fh:
         reader = csv.DictReader(fh)
         return list(reader.fieldnames or []), list(reader)
@@ -197,7 +197,7 @@ def test_check_data_on_the_shipped_datasets_exits_0(cli):
     assert "OK" in result.stdout
 
 
-def test_check_data_on_a_bad_corpus_exits_1_and_names_the_row(cli, tmp_path):
+def test_check_data_corpus_on_a_bad_corpus_exits_1_and_names_the_row(cli, tmp_path):
     folder = tmp_path / "bad"
     folder.mkdir()
     header = ["id", "text", "label", "domain", "register"]
@@ -208,7 +208,7 @@ def test_check_data_on_a_bad_corpus_exits_1_and_names_the_row(cli, tmp_path):
     ])
     dev_row = ["d1", "明天的周会改到下午三点开", "in_scope", "software", "chat"]
     write_csv(folder / "dev.csv", header, [dev_row])
-    result = cli("check-data", str(folder), "--json")
+    result = cli("check-data", "--corpus", str(folder), "--json")
     assert result.returncode == 1
     data = json.loads(result.stdout)
     assert data["ok"] is False

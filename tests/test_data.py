@@ -274,11 +274,11 @@ def problem_lines(report) -> list[str]:
     return [str(problem) for problem in report.problems]
 
 
-def test_check_fails_on_an_unknown_label_naming_file_and_row(tmp_path):
+def test_corpus_check_fails_on_an_unknown_label_naming_file_and_row(tmp_path):
     train = list(TINY_DATA)
     train[2] = (train[2][0], "maybe")
     corpus = make_corpus(tmp_path / "c", train=train)
-    report = check(corpus)
+    report = check(corpus, corpus=True)
     assert not report.ok
     assert any(f"{corpus / 'train.csv'}, row 3" in line and "maybe" in line for line in problem_lines(report))
 
@@ -319,11 +319,11 @@ def test_check_fails_on_a_dev_near_twin_of_a_train_row(tmp_path):
     ), report.format()
 
 
-def test_check_fails_on_missing_columns(tmp_path):
+def test_corpus_check_fails_on_missing_columns(tmp_path):
     folder = tmp_path / "cols"
     folder.mkdir()
     write_csv(folder / "train.csv", ["text", "label"], [[t, lab] for t, lab in TINY_DATA])
-    report = check(folder)
+    report = check(folder, corpus=True)
     assert not report.ok
     assert any("missing columns" in line for line in problem_lines(report))
 

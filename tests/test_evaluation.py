@@ -103,7 +103,7 @@ def test_error_rows_writes_only_the_mistakes(small_model, tmp_path):
     gold = [predicted[0], "in_scope" if predicted[1] != "in_scope" else "courtesy"]
     path = tmp_path / "errors.csv"
     assert error_rows(small_model, texts, gold, path) == 1
-    with open(path, encoding="utf-8", newline="") as fh:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 1
     assert rows[0]["row"] == "2" and rows[0]["text"] == texts[1] and rows[0]["predicted"] == predicted[1]

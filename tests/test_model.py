@@ -680,15 +680,18 @@ def test_evidence_merges_a_term_seen_as_word_and_as_characters():
 
 
 def test_evidence_weights_are_the_summed_contributions_of_the_message(default_model):
+    from boundary_nlp.prediction import is_content_term
     from boundary_nlp.text import normalize
 
     text = "麻烦把验收报告的日期改成上个月的"
     prediction = default_model.classify(text)
     predictor = default_model.predictor
-    columns, values, _ = predictor._features_one(normalize(text))
+    columns, values, _ = predictor._features_one(predictor._read(normalize(text)))
     index = list(predictor.classes).index(prediction.label)
     totals: dict[str, float] = {}
     for _kind, term, weight in predictor.contributions(columns, values, index):
         totals[term] = totals.get(term, 0.0) + weight
-    best = sorted((t for t in totals.items() if t[1] > 0), key=lambda t: (-t[1], t[0]))[:5]
+    best = sorted(
+        (t for t in totals.items() if t[1] > 0 and is_content_term(t[0])), key=lambda t: (-t[1], t[0])
+    )[:5]
     assert [(e.term, e.weight) for e in prediction.evidence] == best

@@ -20,7 +20,7 @@ from boundary_nlp import (
     LABELS,
     ModelLoadError,
     ModelVersionWarning,
-    _modelfile,
+    _files,
     load_model,
     persistence,
     save_model,
@@ -422,7 +422,7 @@ def test_failed_save_leaves_the_old_file_intact_and_no_temporary_file(tmp_path, 
         real_fsync(fd)  # the temporary file holds the new bytes when the disk "fills"
         raise OSError("disk full")
 
-    monkeypatch.setattr(_modelfile.os, "fsync", exploding_fsync)
+    monkeypatch.setattr(_files.os, "fsync", exploding_fsync)
     with pytest.raises(OSError, match="disk full"):
         save_model(small_model, path)
     monkeypatch.undo()

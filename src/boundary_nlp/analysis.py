@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .asks import split_asks
+from .inputs import DEFAULT_MAX_CHARS, truncate
 from .labels import Label, chinese_name
 from .prediction import Prediction
 
@@ -33,6 +34,7 @@ class Analysis:
     ``overall`` is the prediction of the most serious part, or of the whole message when
     that reads more serious than every part (or when the labels are not the guide's three);
     ``overall_part`` is the index of the part it came from, ``None`` for the whole message.
+    ``truncated``: the message was longer than ``max_chars`` and only its start was analysed.
     """
 
     message: str
@@ -41,6 +43,7 @@ class Analysis:
     whole: Prediction
     reason: str
     overall_part: int | None = None
+    truncated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +53,7 @@ class Analysis:
             "overall_part": self.overall_part,
             "whole": self.whole.to_dict(),
             "reason": self.reason,
+            "truncated": self.truncated,
         }
 
 
@@ -88,7 +92,9 @@ def _combine(parts: list[AskPart], whole: Prediction) -> tuple[Prediction, int |
     )
 
 
-def analyze(message: str, model: Any, threshold: float | None = None) -> Analysis:
+def analyze(
+    message: str, model: Any, threshold: float | None = None, max_chars: int | None = None
+) -> Analysis:
     """Split ``message`` into asks, classify each and the whole, and combine (guide rule 2).
 
     ``model`` is any object with ``classify(texts, threshold=None)`` that returns a list of
@@ -96,19 +102,29 @@ def analyze(message: str, model: Any, threshold: float | None = None) -> Analysi
     model when none is given). The overall label is the most serious part's (prohibited >
     courtesy > in_scope; ties go to the higher confidence) unless the whole message is
     classified as more serious; with labels other than the guide's three it is the
-    whole-message prediction. Text beyond the model's ``max_chars`` is cut first.
+    whole-message prediction. A message longer than ``max_chars`` (default: the model's own,
+    as in ``classify``) is cut to its first ``max_chars`` characters before splitting, so the
+    time is bounded; the result says ``truncated=True``. ``message`` in the result is the
+    text as given.
     """
     if not isinstance(message, str):
         hint = "; decode bytes first (for example data.decode('utf-8'))" if isinstance(
             message, (bytes, bytearray)
         ) else ""
         raise TypeError(f"analyze() expects one message as a str, got {type(message).__name__}{hint}")
-    limit = getattr(model, "max_chars", None)
-    clipped = message[:limit] if limit is not None else message
+    if max_chars is None:
+        max_chars = getattr(model, "max_chars", DEFAULT_MAX_CHARS)
+    clipped, was_truncated = truncate(message, max_chars)
     texts = split_asks(clipped)
     whole, *predictions = model.classify([clipped, *texts], threshold=threshold)
     parts = [AskPart(text, prediction) for text, prediction in zip(texts, predictions)]
     overall, index, reason = _combine(parts, whole)
     return Analysis(
-        message=message, parts=parts, overall=overall, whole=whole, reason=reason, overall_part=index
+        message=message,
+        parts=parts,
+        overall=overall,
+        whole=whole,
+        reason=reason,
+        overall_part=index,
+        truncated=was_truncated,
     )

@@ -7,7 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from ._files import SameFileError, Terminated, partial_path, refuse_same_file, sigterm_raises
 from ._version import __version__
+from .errors import BoundaryNLPError
+from .inputs import DEFAULT_MAX_CHARS
 
 
 def _add_model_option(parser: argparse.ArgumentParser) -> None:
@@ -30,13 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--output", help="batch output: .csv or .jsonl (default: JSON lines on stdout)")
     predict.add_argument("--text-column", default="text", help="column holding the message (default: text)")
-    predict.add_argument("--encoding", default="utf-8", help="input encoding, e.g. gb18030 (default: utf-8)")
+    predict.add_argument(
+        "--encoding", default="utf-8", help="input encoding, also of stdin, e.g. gb18030 (default: utf-8)"
+    )
+    predict.add_argument(
+        "--output-encoding",
+        help="output encoding (default: utf-8 with a byte-order mark for .csv, for Excel; utf-8 for .jsonl)",
+    )
+    _add_output_options(predict)
     predict.add_argument("--threshold", type=float, help="confidence below which a prediction is uncertain")
     _add_model_option(predict)
 
     analyze = commands.add_parser("analyze", help="split a multi-ask message and classify each ask")
     analyze.add_argument("text")
     analyze.add_argument("--json", action="store_true")
+    analyze.add_argument(
+        "--max-chars", type=int, default=DEFAULT_MAX_CHARS, help="analyse only the first N characters"
+    )
     _add_model_option(analyze)
 
     train = commands.add_parser("train", help="train a model and write its model card")
@@ -66,12 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--errors", help="write misclassified rows to this .csv")
     evaluate.add_argument("--plot", help="draw the confusion matrix to this .png (needs matplotlib)")
     evaluate.add_argument("--encoding", default="utf-8")
+    _add_output_options(evaluate, partial=False)
     _add_model_option(evaluate)
 
-    check = commands.add_parser("check-data", help="check a corpus folder or data file")
+    check = commands.add_parser("check-data", help="check a data folder or file (text, label; any labels)")
     check.add_argument("path")
     check.add_argument("--json", action="store_true")
     check.add_argument("--encoding", default="utf-8")
+    check.add_argument(
+        "--corpus",
+        action="store_true",
+        help="also the project corpus's rules: id, domain, register columns, the three labels, style markers",
+    )
+    check.add_argument(
+        "--strict-markers", action="store_true", help="with --corpus: unbalanced style markers are errors"
+    )
 
     ledger = commands.add_parser("ledger", help="the degree (度) ledger of favors per client")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
@@ -82,13 +104,32 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--client", required=True)
     history = ledger_commands.add_parser("history", help="a client's recorded requests")
     history.add_argument("--client", required=True)
-    for sub in (record, status, history):
+    prune = ledger_commands.add_parser("prune", help="delete requests older than N days (retention)")
+    prune.add_argument("--older-than-days", type=float, required=True)
+    path = ledger_commands.add_parser("path", help="print where the ledger file is")
+    for sub in (record, status, history, prune, path):
         sub.add_argument("--db", help="ledger file (default: in the user's data directory)")
+    for sub in (record, status, history, prune):
         sub.add_argument("--window-days", type=float, default=7.0)
         sub.add_argument("--limit", type=int, default=3)
         sub.add_argument("--json", action="store_true")
         _add_model_option(sub)
     return parser
+
+
+def _add_output_options(parser: argparse.ArgumentParser, partial: bool = True) -> None:
+    parser.add_argument(
+        "--no-csv-escape",
+        action="store_true",
+        help="write CSV cells starting with = + - @ tab CR as they are "
+        "(default: prefix ' so Excel does not run them)",
+    )
+    if partial:
+        parser.add_argument(
+            "--keep-partial",
+            action="store_true",
+            help="if interrupted, keep what was written as OUTPUT.partial (default: write nothing)",
+        )
 
 
 def _print_prediction(prediction, as_json: bool) -> None:
@@ -113,8 +154,14 @@ def _print_prediction(prediction, as_json: bool) -> None:
 
 
 def _cmd_predict(args) -> int:
+    from .data import lookup_encoding
     from .persistence import load_model
 
+    if args.input:
+        refuse_same_file([args.output], [args.input, args.model])
+        lookup_encoding(args.encoding)
+        if args.output_encoding:
+            lookup_encoding(args.output_encoding)
     model = load_model(args.model)
     if args.input:
         from .batch import predict_file
@@ -126,6 +173,10 @@ def _cmd_predict(args) -> int:
             text_column=args.text_column,
             encoding=args.encoding,
             progress=sys.stderr.isatty(),
+            output_encoding=args.output_encoding,
+            csv_escape=not args.no_csv_escape,
+            keep_partial=args.keep_partial,
+            threshold=args.threshold,
         )
         print(summary, file=sys.stderr)
         return 0
@@ -139,7 +190,7 @@ def _cmd_analyze(args) -> int:
     from .analysis import analyze
     from .persistence import load_model
 
-    result = analyze(args.text, model=load_model(args.model))
+    result = analyze(args.text, model=load_model(args.model), max_chars=args.max_chars)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return 0
@@ -149,6 +200,8 @@ def _cmd_analyze(args) -> int:
             f"({part.prediction.confidence:.2f})"
         )
     print(f"整体 overall: {result.overall.label_zh} {result.overall.label} ({result.reason})")
+    if result.truncated:
+        print(f"注意 note: only the first {args.max_chars} characters were analysed (--max-chars)")
     return 0
 
 
@@ -158,6 +211,9 @@ def _cmd_train(args) -> int:
     from .persistence import save_model, write_sha256
     from .training import model_card, model_metadata, train
 
+    refuse_same_file(
+        [args.out, Path(args.out).with_suffix(".md"), f"{args.out}.sha256"], [args.train, args.dev, args.test]
+    )
     result = train(
         args.train,
         args.dev,
@@ -212,18 +268,23 @@ def _cmd_convert(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     from .data import load_dataset
-    from .evaluation import error_rows, evaluate
+    from .evaluation import error_rows, evaluate, training_data_warning
     from .persistence import load_model
 
+    refuse_same_file([args.errors, args.plot], [args.data, args.model])
     model = load_model(args.model)
     texts, gold = load_dataset(args.data, encoding=args.encoding)
     evaluation = evaluate(model, texts, gold)
+    warning = training_data_warning(model, args.data)
+    if warning:
+        evaluation.warnings.append(warning)
+        print(f"boundary-nlp: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(evaluation.to_dict(), ensure_ascii=False))
     else:
         print(evaluation.format())
     if args.errors:
-        count = error_rows(model, texts, gold, args.errors)
+        count = error_rows(model, texts, gold, args.errors, csv_escape=not args.no_csv_escape)
         print(f"wrote {count} misclassified rows to {args.errors}", file=sys.stderr)
     if args.plot:
         from .plotting import plot_confusion
@@ -236,7 +297,9 @@ def _cmd_evaluate(args) -> int:
 def _cmd_check(args) -> int:
     from .data import check
 
-    report = check(args.path, encoding=args.encoding)
+    if args.strict_markers and not args.corpus:
+        raise _UsageError("--strict-markers needs --corpus")
+    report = check(args.path, encoding=args.encoding, corpus=args.corpus, strict_markers=args.strict_markers)
     if args.json:
         print(
             json.dumps(
@@ -255,11 +318,23 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_ledger(args) -> int:
-    from .ledger import FavorLedger
+    from .ledger import FavorLedger, default_ledger_path
     from .persistence import load_model
 
+    if args.ledger_command == "path":
+        print(Path(args.db) if args.db else default_ledger_path())
+        return 0
     model = load_model(args.model) if args.ledger_command == "record" else None
     with FavorLedger(args.db, window_days=args.window_days, limit=args.limit, model=model) as ledger:
+        if args.ledger_command == "prune":
+            deleted = ledger.prune(args.older_than_days)
+            if args.json:
+                print(json.dumps({"deleted": deleted, "file": ledger.file}, ensure_ascii=False))
+            else:
+                print(
+                    f"deleted {deleted} request(s) older than {args.older_than_days:g} days: {ledger.file}"
+                )
+            return 0
         if args.ledger_command == "record":
             status = ledger.record(args.client, args.text)
         elif args.ledger_command == "status":
@@ -296,23 +371,59 @@ _COMMANDS = {
 }
 
 
+def _outputs(args) -> list[str]:
+    """The files a command writes, for the message after an interruption."""
+    if args.command == "predict":
+        return [args.output] if args.input and args.output not in (None, "-") else []
+    if args.command == "evaluate":
+        return [p for p in (args.errors, args.plot) if p]
+    if args.command == "train":
+        return [args.out]
+    return []
+
+
+def _interrupted(args, error: KeyboardInterrupt) -> int:
+    how = "terminated (SIGTERM)" if isinstance(error, Terminated) else "interrupted"
+    outputs = _outputs(args)
+    if not outputs:
+        message = f"boundary-nlp: {how}"
+    elif getattr(args, "keep_partial", False) and partial_path(outputs[0]).exists():
+        message = (
+            f"boundary-nlp: {how}; {outputs[0]} was not written; "
+            f"the rows done so far are in {partial_path(outputs[0])}"
+        )
+    else:
+        message = f"boundary-nlp: {how}; nothing was written ({', '.join(outputs)} left as it was)"
+    print(message, file=sys.stderr)
+    return 128 + error.signum if isinstance(error, Terminated) else 130
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .errors import BoundaryNLPError
-
     try:
-        return _COMMANDS[args.command](args)
+        with sigterm_raises():
+            return _COMMANDS[args.command](args)
     except _UsageError as error:
         parser.error(str(error))
-    except (FileNotFoundError, IsADirectoryError, BoundaryNLPError, ValueError) as error:
-        print(f"boundary-nlp: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:
         return 0
+    except (BoundaryNLPError, SameFileError, ValueError, OSError) as error:
+        # every expected failure is one line and exit 2; OSError covers unwritable folders,
+        # missing files and a full disk
+        print(f"boundary-nlp: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as error:
+        return _interrupted(args, error)
     return 0
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        text = f"{error.strerror}: {error.filename}"
+    else:
+        text = str(error)
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -16,12 +16,31 @@ from .errors import DataError
 from .labels import LABELS
 from .text import normalize, to_simplified
 
-REQUIRED_COLUMNS = ("id", "text", "label", "domain", "register")
+REQUIRED_COLUMNS = ("id", "text", "label", "domain", "register")  # the project corpus (--corpus)
+USER_COLUMNS = ("text", "label")  # what any user's data needs
 SPLITS = ("train", "dev", "test")
 NEAR_TWIN_JACCARD = 0.6
 SHORT_CHARS = 12
 LONG_CHARS = 60
 _LATIN = re.compile(r"[A-Za-z]")
+
+
+def lookup_encoding(encoding: str) -> str:
+    """The codec name of ``encoding``; an unknown name raises ``ValueError`` saying so."""
+    try:
+        return codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        raise ValueError(
+            f"unknown encoding {encoding!r}; use for example utf-8, gb18030 or utf-16"
+        ) from None
+
+
+@dataclass(frozen=True)
+class RowFault:
+    """A row that cannot be read (bad JSON, not an object, ragged, a field too long); with
+    ``read_records(..., row_faults=True)`` it takes the row's place so a batch can go on."""
+
+    message: str
 
 
 def file_sha256(path: str | Path) -> str:
@@ -35,8 +54,12 @@ def file_sha256(path: str | Path) -> str:
 
 def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
     """Physical lines of a file, decoded one by one so an encoding error names its line."""
-    decoder_encoding = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
-    with open(path, "rb") as fh:
+    decoder_encoding = "utf-8-sig" if lookup_encoding(encoding) == "utf-8" else encoding
+    try:
+        fh = open(path, "rb")
+    except OSError as error:
+        raise DataError(path, None, f"cannot read the file ({error.strerror or error})") from None
+    with fh:
         first = True
         for number, raw in enumerate(fh, start=1):
             if first and decoder_encoding == "utf-8-sig" and raw.startswith(codecs.BOM_UTF8):
@@ -56,40 +79,54 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
                 ) from None
 
 
-def read_records(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int, dict]]:
+def read_records(
+    path: str | Path, encoding: str = "utf-8", row_faults: bool = False
+) -> Iterator[tuple[int, dict | RowFault]]:
     """Rows of a ``.csv`` (header row) or ``.jsonl`` file as ``(row number, dict)``, streamed.
 
     CSV row numbers count data rows from 1 (the header is row 0); JSONL row numbers are line
-    numbers. Raises :class:`DataError` for undecodable bytes, bad JSON or ragged CSV rows.
+    numbers. Raises :class:`DataError` for undecodable bytes, a bad header or an unreadable
+    file. A bad row (bad JSON, not an object, ragged, a field over the csv module's limit)
+    raises :class:`DataError` too, or with ``row_faults`` is yielded as a :class:`RowFault`.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(path, None, "is a folder, not a data file")
     if not path.is_file():
         raise FileNotFoundError(f"no data file at {path}")
+    lookup_encoding(encoding)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        yield from _jsonl_records(path, encoding)
+        records = _jsonl_records(path, encoding)
     elif suffix in (".csv", ".tsv"):
-        yield from _csv_records(path, encoding, "\t" if suffix == ".tsv" else ",")
+        records = _csv_records(path, encoding, "\t" if suffix == ".tsv" else ",")
     else:
         raise DataError(path, None, "unknown file type; use .csv, .tsv or .jsonl")
-
-
-def _jsonl_records(path: Path, encoding: str) -> Iterator[tuple[int, dict]]:
-    for number, line in _decoded_lines(path, encoding):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(path, number, f"not valid JSON ({error.msg}, column {error.colno})") from None
-        except (ValueError, RecursionError) as error:  # nesting too deep, integer too long
-            raise DataError(path, number, f"not usable JSON ({type(error).__name__}: {error})") from None
-        if not isinstance(record, dict):
-            raise DataError(path, number, f"expected a JSON object, got {type(record).__name__}")
+    for number, record in records:
+        if isinstance(record, RowFault) and not row_faults:
+            raise DataError(path, number, record.message)
         yield number, record
 
 
-def _csv_records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, dict]]:
+def _json_record(line: str) -> dict | RowFault:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        return RowFault(f"not valid JSON ({error.msg}, column {error.colno})")
+    except (ValueError, RecursionError) as error:  # nesting too deep, integer too long
+        return RowFault(f"not usable JSON ({type(error).__name__}: {error})")
+    if not isinstance(record, dict):
+        return RowFault(f"expected a JSON object, got {type(record).__name__}")
+    return record
+
+
+def _jsonl_records(path: Path, encoding: str) -> Iterator[tuple[int, dict | RowFault]]:
+    for number, line in _decoded_lines(path, encoding):
+        if line.strip():
+            yield number, _json_record(line)
+
+
+def _csv_records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, dict | RowFault]]:
     lines = (line for _, line in _decoded_lines(path, encoding))
     reader = csv.reader(lines, delimiter=delimiter)
     try:
@@ -112,17 +149,17 @@ def _csv_records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[in
         except DataError as error:  # an undecodable line: name the data row, and the line
             raise DataError(path, number + 1, f"(file line {error.row}) {error.message}") from None
         except csv.Error as error:
-            raise DataError(path, number + 1, f"cannot parse CSV ({error})") from None
+            number += 1
+            yield number, RowFault(f"cannot parse CSV ({error})")
+            continue
         number += 1
         if not row:
             continue
         if len(row) != len(header):
-            raise DataError(
-                path,
-                number,
-                f"has {len(row)} fields, the header has {len(header)}; "
-                f"quote texts that contain '{delimiter}'",
+            yield number, RowFault(
+                f"has {len(row)} fields, the header has {len(header)}; quote texts that contain '{delimiter}'"
             )
+            continue
         yield number, dict(zip(header, row))
 
 
@@ -199,6 +236,9 @@ class CheckReport:
         ):
             if key in self.stats:
                 lines.append(f"  {key}: {self.stats[key]:.2%}")
+        if self.stats.get("marker_table"):
+            lines.append("style markers (share of rows per label; WARN above the ratio):")
+            lines.append(self.stats["marker_table"])
         for warning in self.warnings:
             lines.append(f"warning: {warning}")
         for problem in self.problems:
@@ -258,20 +298,34 @@ def _files_to_check(path: Path) -> list[tuple[str, Path]]:
 
 def check(
     path: str | Path,
-    labels: Iterable[str] = LABELS,
+    labels: Iterable[str] | None = None,
     max_train_near_twin_share: float = 0.05,
     max_cross_split_near_twin_share: float = 0.01,
     encoding: str = "utf-8",
+    corpus: bool = False,
+    strict_markers: bool = False,
+    max_marker_ratio: float | None = None,
 ) -> CheckReport:
-    """Check a corpus folder (``train.csv``, ``dev.csv``, ``test.csv``) or one data file.
+    """Check a folder (``train.csv``, ``dev.csv``, ``test.csv``) or one data file.
 
-    Problems: missing columns, unknown labels, empty texts, duplicate ids, exact duplicate
-    texts (within and across files), dev/test rows with a train near-twin (character-trigram
-    Jaccard >= 0.6) above ``max_cross_split_near_twin_share``, and train rows with a near-twin
-    in train above ``max_train_near_twin_share``. Every offending row is named.
+    By default it checks what any user's data needs: ``text`` and ``label`` columns, any label
+    set (or only ``labels`` when given), ``id``/``domain``/``register`` optional. Problems:
+    missing columns, empty texts or labels, duplicate ids, exact duplicate texts (within and
+    across files), dev/test rows with a train near-twin (character-trigram Jaccard >= 0.6)
+    above ``max_cross_split_near_twin_share``, and train rows with a near-twin in train above
+    ``max_train_near_twin_share``. Every offending row is named.
+
+    ``corpus`` adds the project corpus's rules: ``id``, ``domain`` and ``register`` columns,
+    exactly the three labels, and the style-marker table (:mod:`boundary_nlp.markers`), whose
+    unbalanced markers are warnings, or problems with ``strict_markers``.
     """
+    from .markers import MAX_MARKER_RATIO
+
     report = CheckReport()
-    allowed = set(labels)
+    if labels is None and corpus:
+        labels = LABELS
+    allowed = None if labels is None else set(labels)
+    required = REQUIRED_COLUMNS if corpus else USER_COLUMNS
     rows: dict[str, list[tuple[int, dict]]] = {}
     files = _files_to_check(Path(path))
     for split, file in files:
@@ -282,10 +336,10 @@ def check(
             rows[split] = []
             continue
         if rows[split]:
-            missing = [c for c in REQUIRED_COLUMNS if c not in rows[split][0][1]]
+            missing = [c for c in required if c not in rows[split][0][1]]
             if missing:
                 report.problems.append(
-                    Problem(str(file), 0, f"missing columns {missing}; need {list(REQUIRED_COLUMNS)}")
+                    Problem(str(file), 0, f"missing columns {missing}; need {list(required)}")
                 )
         else:
             report.problems.append(Problem(str(file), None, "has no data rows"))
@@ -309,7 +363,10 @@ def check(
             if not isinstance(text, str) or not text.strip():
                 report.problems.append(Problem(name, number, "empty or whitespace-only text"))
                 continue
-            if label not in allowed:
+            if not isinstance(label, str) or not label.strip():
+                report.problems.append(Problem(name, number, f"empty or non-text label: {label!r}"))
+                continue
+            if allowed is not None and label not in allowed:
                 report.problems.append(
                     Problem(name, number, f"label {label!r} is not one of {sorted(allowed)}")
                 )
@@ -353,7 +410,47 @@ def check(
 
     if "train" in rows and rows["train"]:
         _check_near_twins(report, rows, file_of, max_train_near_twin_share, max_cross_split_near_twin_share)
+    if corpus and total and Path(path).is_dir():  # a whole corpus, not one draft file
+        seen_labels = {label for counts in label_counts.values() for label in counts}
+        absent = sorted(set(LABELS) - seen_labels)
+        if absent:
+            report.problems.append(
+                Problem(str(path), None, f"no rows labelled {absent}; the corpus needs all three")
+            )
+    if corpus and total:
+        _check_markers(report, rows, str(path), max_marker_ratio or MAX_MARKER_RATIO, strict_markers)
     return report
+
+
+def _check_markers(report: CheckReport, rows, where: str, max_ratio: float, strict: bool) -> None:
+    from .markers import format_marker_table, marker_table
+
+    texts: list[str] = []
+    labels: list[str] = []
+    for records in rows.values():
+        for _, record in records:
+            text, label = record.get("text"), record.get("label")
+            if isinstance(text, str) and text.strip() and label in LABELS:
+                texts.append(text)
+                labels.append(label)
+    table = marker_table(texts, labels, label_names=LABELS, max_ratio=max_ratio)
+    report.stats["markers"] = [
+        {"name": r.name, "overall": r.overall, "shares": r.shares, "ratio": r.ratio, "warn": r.warn}
+        for r in table
+    ]
+    report.stats["marker_table"] = format_marker_table(table)
+    for row in table:
+        if row.warn:
+            shares = ", ".join(f"{label} {share:.1%}" for label, share in row.shares.items())
+            ratio = "inf" if row.ratio == float("inf") else f"{row.ratio:.2f}"
+            (report.problems if strict else report.warnings).append(
+                Problem(
+                    where,
+                    None,
+                    f"style marker {row.name!r} ({row.description}) is unbalanced across labels: "
+                    f"{shares}; max/min {ratio} > {max_ratio}",
+                )
+            )
 
 
 def _check_near_twins(report, rows, file_of, max_train_share, max_cross_share) -> None:

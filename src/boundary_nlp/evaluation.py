@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,14 @@ class Evaluation:
     accuracy: float
     macro_f1: float
     confusion: list[list[int]]
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        """Plain lists and dicts (JSON-safe); :meth:`from_dict` reads them back."""
+        """Plain lists and dicts (JSON-safe); :meth:`from_dict` reads them back.
+
+        ``warnings`` (e.g. "scored on its own training data") is there only when not empty.
+        """
+        extra = {"warnings": list(self.warnings)} if self.warnings else {}
         return {
             "labels": self.labels,
             "precision": self.precision,
@@ -37,6 +43,7 @@ class Evaluation:
             "accuracy": self.accuracy,
             "macro_f1": self.macro_f1,
             "confusion": self.confusion,
+            **extra,
         }
 
     @classmethod
@@ -57,9 +64,11 @@ class Evaluation:
             accuracy=float(d["accuracy"]),
             macro_f1=float(d["macro_f1"]),
             confusion=[[int(count) for count in row] for row in d["confusion"]],
+            warnings=[str(w) for w in d.get("warnings", [])],
         )
 
     def format(self) -> str:
+        """The metrics table and the confusion matrix, then any warnings."""
         width = max(len(label) for label in self.labels + ["macro avg"]) + 2
         lines = [f"{'':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
         for label in self.labels:
@@ -76,6 +85,7 @@ class Evaluation:
         lines.append(" " * width + "".join(f"{label:>{cell}}" for label in self.labels))
         for label, row in zip(self.labels, self.confusion):
             lines.append(f"{label:<{width}}" + "".join(f"{count:>{cell}d}" for count in row))
+        lines += [f"warning: {warning}" for warning in self.warnings]
         return "\n".join(lines)
 
 
@@ -123,12 +133,57 @@ def evaluate(model, texts: Sequence[str], gold: Sequence[str]) -> Evaluation:
     return evaluate_predictions(list(gold), predicted, labels + extra)
 
 
-def error_rows(model, texts: Sequence[str], gold: Sequence[str], path) -> int:
-    """Write the misclassified rows (row, text, gold, predicted, confidence, evidence) to CSV."""
+# train is fitted on; dev chooses the parameters and the threshold and, by default, is
+# refitted on too. test is only scored once, so evaluating on it is what it is for.
+FITTED_SPLITS = ("train", "dev")
+
+
+def training_data_warning(model, data_path: str | Path) -> str | None:
+    """A warning when ``data_path`` holds the same bytes (sha256) as a file the model was
+    trained or tuned on: its scores there say nothing about new messages."""
+    trained_on = getattr(model, "trained_on", None)
+    if trained_on is None or not Path(data_path).is_file():
+        return None
+    for split in FITTED_SPLITS:
+        if trained_on({split: data_path}):
+            return (
+                f"{data_path} is the {split} file this model was trained or tuned on (same sha256): "
+                "these scores are optimistic; evaluate on held-out data such as datasets/test.csv"
+            )
+    return None
+
+
+def evaluate_file(model, path: str | Path, encoding: str = "utf-8") -> Evaluation:
+    """Score ``model`` on a labelled file; ``warnings`` says when it was trained on that file."""
+    from .data import load_dataset
+
+    texts, gold = load_dataset(path, encoding=encoding)
+    evaluation = evaluate(model, texts, gold)
+    warning = training_data_warning(model, path)
+    if warning:
+        evaluation.warnings.append(warning)
+    return evaluation
+
+
+def error_rows(
+    model,
+    texts: Sequence[str],
+    gold: Sequence[str],
+    path,
+    csv_escape: bool = True,
+    encoding: str = "utf-8-sig",
+) -> int:
+    """Write the misclassified rows (row, text, gold, predicted, confidence, evidence) to CSV.
+
+    Written atomically (a temporary file renamed at the end); cells that a spreadsheet would
+    run as a formula get a leading ``'`` unless ``csv_escape`` is false.
+    """
     import csv
 
+    from ._files import atomic_write, escape_formula
+
     count = 0
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    with atomic_write(path, encoding=encoding, newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["row", "text", "gold", "predicted", "confidence", "evidence"])
         for row, (text, label) in enumerate(zip(texts, gold), start=1):
@@ -136,7 +191,8 @@ def error_rows(model, texts: Sequence[str], gold: Sequence[str], path) -> int:
             if prediction.label == label:
                 continue
             evidence = " ".join(f"{e.term}:{e.weight:+.2f}" for e in prediction.evidence)
-            writer.writerow([row, text, label, prediction.label, f"{prediction.confidence:.4f}", evidence])
+            cells = [row, text, label, prediction.label, f"{prediction.confidence:.4f}", evidence]
+            writer.writerow([escape_formula(c) for c in cells] if csv_escape else cells)
             count += 1
     return count
 

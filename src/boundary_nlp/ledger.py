@@ -5,14 +5,20 @@ article's "度" is about how often. The ledger records each classified request p
 and reports when courtesy favors within a window go over a limit.
 
 The file uses WAL journaling and a busy timeout so several processes (the CLI, a chat bot)
-can read and write the same ledger. Its schema is versioned with ``PRAGMA user_version``.
+can read and write the same ledger; one ``FavorLedger`` can be shared by threads (a lock
+serializes its use of the connection). Its schema is versioned with ``PRAGMA user_version``
+and marked as a ledger with ``PRAGMA application_id``: a SQLite file of another application
+is refused before anything in it is changed. A new ledger file is readable by its owner only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -43,6 +49,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+# "BnLd" in the SQLite header's application_id field: this file is a boundary-nlp ledger.
+APPLICATION_ID = 0x426E4C64
+_OWN_TABLES = frozenset({"requests"})
+FILE_MODE = 0o600  # the ledger holds clients' messages: owner only
 
 
 def default_ledger_path() -> Path:
@@ -202,10 +212,17 @@ class FavorLedger:
             target: str | Path = default_ledger_path()
         else:
             target = os.fspath(path)
-        if str(target) != ":memory:":
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
         self.file = str(target)
-        self._conn: sqlite3.Connection | None = sqlite3.connect(self.file, timeout=BUSY_TIMEOUT_MS / 1000)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        if self.file != ":memory:":
+            self._prepare_file(Path(target))
+        try:
+            self._conn = sqlite3.connect(
+                self.file, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            )
+        except sqlite3.Error as error:
+            raise LedgerError(f"cannot open ledger {self.file} ({error})") from None
         try:
             self._setup()
         except BaseException:
@@ -213,17 +230,64 @@ class FavorLedger:
             self._conn = None
             raise
 
+    def _prepare_file(self, target: Path) -> None:
+        """Check the path and create a missing file (and folders) for the owner only, so
+        unusable paths give one clear :class:`LedgerError` instead of a SQLite message."""
+        if target.is_dir():
+            raise LedgerError(
+                f"ledger path {target} is a folder; give a file, e.g. {target / 'ledger.sqlite3'}"
+            )
+        try:
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as error:
+            raise LedgerError(
+                f"cannot create the ledger folder {target.parent} ({error.strerror or error}); "
+                "choose another --db path"
+            ) from None
+        if target.exists():
+            return
+        try:
+            descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            return
+        except OSError as error:
+            raise LedgerError(
+                f"cannot create the ledger file {target} ({error.strerror or error}); "
+                "the folder is not writable: choose another --db path"
+            ) from None
+        os.close(descriptor)
+
     def _setup(self) -> None:
         conn = self._connection
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            application = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = {
+                row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
         except sqlite3.DatabaseError as error:
             raise LedgerError(f"{self.file} is not a boundary-nlp ledger (SQLite: {error})") from error
+        self._check_owner(application, tables)
         self._check_version(version)
-        self.journal_mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if version < SCHEMA_VERSION:
-            self._migrate()
+        try:
+            self.journal_mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if version < SCHEMA_VERSION or application != APPLICATION_ID:
+                self._migrate()
+        except sqlite3.Error as error:
+            raise LedgerError(f"cannot write the ledger {self.file} ({error})") from None
+
+    def _check_owner(self, application: int, tables: set[str]) -> None:
+        # ours: marked with our id; or unmarked and empty (new), or unmarked with exactly our
+        # tables (a ledger from before the id was written). Anything else belongs to someone
+        # else, and nothing in it, not even its journal mode, may change.
+        if application == APPLICATION_ID or (application == 0 and tables <= _OWN_TABLES):
+            return
+        shown = ", ".join(sorted(tables)) or "none"
+        raise LedgerError(
+            f"{self.file} is not a boundary-nlp ledger (a SQLite database of another application: "
+            f"application_id {application}, tables {shown}); it was left unchanged: use another --db file"
+        )
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
@@ -244,10 +308,17 @@ class FavorLedger:
                 for statement in _MIGRATIONS[number - 1]:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
+
+    def _query(self, sql: str, parameters: tuple) -> sqlite3.Cursor:
+        try:
+            return self._connection.execute(sql, parameters)
+        except sqlite3.Error as error:
+            raise LedgerError(f"cannot read the ledger {self.file} ({error})") from None
 
     @property
     def _connection(self) -> sqlite3.Connection:
@@ -256,9 +327,10 @@ class FavorLedger:
         return self._conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def __enter__(self) -> FavorLedger:
         return self
@@ -291,13 +363,38 @@ class FavorLedger:
                 "or use boundary_nlp.FavorLedger, which defaults to the shipped model"
             )
         prediction = model.classify(text)
-        conn = self._connection
-        with conn:
-            conn.execute(
-                "INSERT INTO requests (client, at, text, label, confidence) VALUES (?, ?, ?, ?, ?)",
-                (name, _stamp(moment), text, str(prediction.label), float(prediction.confidence)),
-            )
-        return replace(self.status(name, moment), latest=prediction)
+        with self._lock, self._writing():
+            conn = self._connection
+            with conn:
+                conn.execute(
+                    "INSERT INTO requests (client, at, text, label, confidence) VALUES (?, ?, ?, ?, ?)",
+                    (name, _stamp(moment), text, str(prediction.label), float(prediction.confidence)),
+                )
+            return replace(self.status(name, moment), latest=prediction)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """SQLite failures (disk full, read-only file, locked too long) as one clear LedgerError."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise LedgerError(f"cannot write the ledger {self.file} ({error})") from None
+
+    def prune(self, older_than_days: float, when: datetime | None = None) -> int:
+        """Delete requests recorded more than ``older_than_days`` before ``when`` (default now,
+        UTC); returns how many were deleted. Retention: the ledger keeps clients' messages."""
+        if (
+            isinstance(older_than_days, bool)
+            or not isinstance(older_than_days, (int, float))
+            or not older_than_days >= 0
+        ):
+            raise ValueError(f"older_than_days must be a number >= 0, got {older_than_days!r}")
+        cutoff = _utc(when) - timedelta(days=older_than_days)
+        with self._lock, self._writing():
+            conn = self._connection
+            with conn:
+                deleted = conn.execute("DELETE FROM requests WHERE at < ?", (_stamp(cutoff),)).rowcount
+        return int(deleted)
 
     def status(self, client: str, when: datetime | None = None) -> DegreeStatus:
         """Favors in the window ``(when - window_days, when]`` (default: now, UTC).
@@ -307,24 +404,25 @@ class FavorLedger:
         name = _client(client)
         end = _utc(when)
         start = end - timedelta(days=self.window_days)
-        row = self._connection.execute(
-            """
-            SELECT
-                COALESCE(SUM(label = ? AND at > ?), 0),
-                COALESCE(SUM(label = ? AND at > ?), 0),
-                COALESCE(SUM(label = ?), 0)
-            FROM requests WHERE client = ? AND at <= ?
-            """,
-            (
-                Label.COURTESY.value,
-                _stamp(start),
-                Label.PROHIBITED.value,
-                _stamp(start),
-                Label.PROHIBITED.value,
-                name,
-                _stamp(end),
-            ),
-        ).fetchone()
+        with self._lock:
+            row = self._query(
+                """
+                SELECT
+                    COALESCE(SUM(label = ? AND at > ?), 0),
+                    COALESCE(SUM(label = ? AND at > ?), 0),
+                    COALESCE(SUM(label = ?), 0)
+                FROM requests WHERE client = ? AND at <= ?
+                """,
+                (
+                    Label.COURTESY.value,
+                    _stamp(start),
+                    Label.PROHIBITED.value,
+                    _stamp(start),
+                    Label.PROHIBITED.value,
+                    name,
+                    _stamp(end),
+                ),
+            ).fetchone()
         courtesy_count, prohibited_count, prohibited_total = (int(value) for value in row)
         over_limit = courtesy_count > self.limit
         if over_limit:
@@ -348,10 +446,11 @@ class FavorLedger:
     def history(self, client: str) -> list[LedgerEntry]:
         """Every request recorded for ``client``, oldest first."""
         name = _client(client)
-        rows = self._connection.execute(
-            "SELECT client, at, text, label, confidence FROM requests WHERE client = ? ORDER BY at, id",
-            (name,),
-        ).fetchall()
+        with self._lock:
+            rows = self._query(
+                "SELECT client, at, text, label, confidence FROM requests WHERE client = ? ORDER BY at, id",
+                (name,),
+            ).fetchall()
         return [
             LedgerEntry(
                 client=row[0],

@@ -17,8 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ._files import write_bytes
 from ._linear import LinearTextModel, analyzer_from_spec
-from ._modelfile import model_file_bytes, read_model_file, write_atomic
+from ._modelfile import model_file_bytes, read_model_file
 from ._version import __version__
 from .data import file_sha256
 from .errors import ModelLoadError, ModelVersionWarning, PickleSecurityWarning
@@ -151,9 +152,10 @@ def _write(predictor: LinearTextModel, path: str | Path, metadata: dict, card: s
             f"{path} is a folder: give a file name such as {path / ('model' + MODEL_SUFFIX)}"
         )
     data = model_file_bytes(predictor, metadata, card)
-    write_atomic(path, data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, data)
     if card is not None:
-        write_atomic(path.with_suffix(".md"), card.encode("utf-8"))
+        write_bytes(path.with_suffix(".md"), card.encode("utf-8"))
     return path
 
 
@@ -331,7 +333,7 @@ def export_estimator(estimator: Any, path: str | Path) -> Path:
 
     buffer = io.BytesIO()
     joblib.dump(estimator.pipeline_, buffer, compress=3)
-    return write_atomic(path, buffer.getvalue())
+    return write_bytes(path, buffer.getvalue())
 
 
 def write_sha256(model_path: str | Path) -> Path:
@@ -339,5 +341,5 @@ def write_sha256(model_path: str | Path) -> Path:
     model_path = Path(model_path)
     digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
     sidecar = model_path.with_name(model_path.name + ".sha256")
-    write_atomic(sidecar, f"{digest}  {model_path.name}\n".encode("ascii"))
+    write_bytes(sidecar, f"{digest}  {model_path.name}\n".encode("ascii"))
     return sidecar

@@ -152,10 +152,14 @@ def _axes(ax: Any, path: str | Path | None, figsize: tuple[float, float]) -> Any
 
 
 def _save(ax: Any, path: str | Path | None) -> None:
+    """Save the figure through a temporary file, so an interrupted save leaves no broken image."""
     if path is not None:
+        from ._files import atomic_path
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        ax.figure.savefig(path, dpi=150)
+        with atomic_path(path) as temporary:
+            ax.figure.savefig(temporary, dpi=150, format=path.suffix[1:].lower() or "png")
 
 
 def plot_confusion(evaluation: Any, path: str | Path | None = None, ax: Any = None,
