@@ -247,7 +247,8 @@ def test_with_a_token_every_endpoint_but_health_needs_it(client, token_server):
     assert_error(
         client.get(url + "/v1/ledger/status", params={"client": "李总"}, headers=wrong), 401, "wrong"
     )
-    assert FavorLedger(token_server.ledger).history("李总") == []
+    with FavorLedger(token_server.ledger) as book:
+        assert book.history("李总") == []
 
     bearer = {"authorization": f"Bearer {TOKEN}"}
     assert client.post(url + "/v1/ledger/record", json=record, headers=bearer).status_code == 200
