@@ -464,7 +464,7 @@ def create_app(
         log.exception("error answering %s %s", request.method, request.url.path)
         return _error(500, "internal error while answering; the server log has the details")
 
-    def authorized(request: Request) -> None:
+    async def authorized(request: Request) -> None:  # async: no thread hop for a header check
         if token_bytes is None:
             return
         given = request.headers.get("x-api-token")
@@ -500,6 +500,8 @@ def create_app(
         return client
 
     needs_token = [Depends(authorized)]
+    # Endpoints return JSONResponse of the library's to_dict(): the response models document
+    # the answers in /openapi.json without validating each one again (half the time per request).
 
     @app.get("/", include_in_schema=False)
     def page() -> Response:
@@ -516,14 +518,16 @@ def create_app(
         return Response(_page_file(name), media_type=_PAGE_FILES[name], headers=_PAGE_HEADERS)
 
     @app.get("/v1/health", response_model=HealthOut, tags=["service"])
-    def health() -> dict[str, Any]:
+    def health() -> JSONResponse:
         """Up and answering; says whether the other endpoints need a token."""
-        return {"status": "ok", "version": __version__, "auth_required": token_bytes is not None}
+        return JSONResponse(
+            {"status": "ok", "version": __version__, "auth_required": token_bytes is not None}
+        )
 
     @app.get("/v1/model", dependencies=needs_token, responses=_ERRORS, tags=["service"])
-    def model_info() -> dict[str, Any]:
+    def model_info() -> JSONResponse:
         """The model: version, labels, threshold, and its model card figures when it has them."""
-        return _model_info(model)
+        return JSONResponse(_model_info(model))
 
     @app.post(
         "/v1/classify",
@@ -532,13 +536,13 @@ def create_app(
         responses=_ERRORS,
         tags=["classify"],
     )
-    def classify(body: ClassifyRequest) -> dict[str, Any]:
+    def classify(body: ClassifyRequest) -> JSONResponse:
         """One message (`text`): its prediction. Several (`texts`): `{"results": [...]}` in order."""
         if (body.text is None) == (body.texts is None):
             raise _Refused(422, 'give either "text" (one message) or "texts" (a list of messages), not both')
         if body.text is not None:
             (prediction,) = classify_texts(model, [checked_text(body.text, "text")], body.threshold)
-            return prediction.to_dict()
+            return JSONResponse(prediction.to_dict())
         texts = body.texts or []
         if not texts:
             raise _Refused(422, "texts is an empty list: send at least one message")
@@ -547,7 +551,9 @@ def create_app(
                 413, f"texts has {len(texts)} messages; the limit is {max_items} per request (--max-items)"
             )
         checked = [checked_text(text, f"texts[{i}]") for i, text in enumerate(texts)]
-        return {"results": [p.to_dict() for p in classify_texts(model, checked, body.threshold)]}
+        return JSONResponse(
+            {"results": [p.to_dict() for p in classify_texts(model, checked, body.threshold)]}
+        )
 
     @app.post(
         "/v1/analyze",
@@ -556,9 +562,10 @@ def create_app(
         responses=_ERRORS,
         tags=["classify"],
     )
-    def analyze_message(body: TextRequest) -> dict[str, Any]:
+    def analyze_message(body: TextRequest) -> JSONResponse:
         """The asks of a message, each classified; `overall` is the most serious ask's prediction."""
-        return analyze(checked_text(body.text, "text"), model=model, threshold=body.threshold).to_dict()
+        analysis = analyze(checked_text(body.text, "text"), model=model, threshold=body.threshold)
+        return JSONResponse(analysis.to_dict())
 
     @app.post(
         "/v1/ledger/record",
@@ -567,12 +574,12 @@ def create_app(
         responses=_ERRORS,
         tags=["ledger"],
     )
-    def ledger_record(body: RecordRequest) -> dict[str, Any]:
+    def ledger_record(body: RecordRequest) -> JSONResponse:
         """Classify a client's request, record it, and return the client's degree status."""
         client = checked_client(body.client)
         text = checked_text(body.text, "text")
         with ledger() as book:
-            return book.record(client, text).to_dict()
+            return JSONResponse(book.record(client, text).to_dict())
 
     @app.get(
         "/v1/ledger/status",
@@ -581,10 +588,10 @@ def create_app(
         responses=_ERRORS,
         tags=["ledger"],
     )
-    def ledger_status(client: str = Query(description="the client's name")) -> dict[str, Any]:
+    def ledger_status(client: str = Query(description="the client's name")) -> JSONResponse:
         """A client's courtesy favors in the window, and whether they are over the degree."""
         with ledger() as book:
-            return book.status(checked_client(client)).to_dict()
+            return JSONResponse(book.status(checked_client(client)).to_dict())
 
     @app.get(
         "/v1/ledger/history",
@@ -596,15 +603,17 @@ def create_app(
     def ledger_history(
         client: str = Query(description="the client's name"),
         last: int = Query(DEFAULT_HISTORY, ge=1, le=10_000, description="how many of the latest requests"),
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """A client's recorded requests, the latest `last` of them, oldest first."""
         with ledger() as book:
             entries = book.history(checked_client(client))
-        return {
-            "client": client.strip(),
-            "total": len(entries),
-            "entries": [entry.to_dict() for entry in entries[-last:]],
-        }
+        return JSONResponse(
+            {
+                "client": client.strip(),
+                "total": len(entries),
+                "entries": [entry.to_dict() for entry in entries[-last:]],
+            }
+        )
 
     return app
 
