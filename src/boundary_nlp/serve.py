@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import os
+import sqlite3
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -419,8 +420,12 @@ def create_app(
     if token is not None and not token:
         raise ServeError("the token is empty: give a real token or none")
     # fail at start, not on the first request: a bad path or a foreign file raises here
-    with FavorLedger(ledger_path, window_days=window_days, limit=limit):
-        pass
+    try:
+        with FavorLedger(ledger_path, window_days=window_days, limit=limit):
+            pass
+    except (OSError, sqlite3.Error) as error:
+        where = ledger_path if ledger_path is not None else "in the data directory"
+        raise ServeError(f"cannot open the ledger {where}: {error}; choose another --ledger file") from error
     token_bytes = None if token is None else token.encode("utf-8")
 
     app = FastAPI(
@@ -458,6 +463,13 @@ def create_app(
         if exc.status_code == 405:
             return _error(405, f"{request.method} is not allowed on {request.url.path}")
         return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+        log.warning("ledger error answering %s: %s", request.url.path, exc)
+        return _error(
+            503, f"the ledger could not be used just now ({exc}); try again", **{"Retry-After": "1"}
+        )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
