@@ -139,7 +139,7 @@ def classify_run(texts: list[str], requests: int, clients: int, workers: int, de
         # warm up: the first messages load the segmenter's dictionary parts
         asyncio.run(load(server.url, "/v1/classify", bodies[:200], clients, deadline))
         result = asyncio.run(load(server.url, "/v1/classify", bodies, clients, deadline))
-    return {"workers": workers, **result}
+    return {"workers": workers, "clients": clients, **result}
 
 
 def ledger_run(texts: list[str], records: int, clients: int, deadline: float) -> dict:
@@ -182,22 +182,26 @@ def report(runs: list[dict], ledger: dict, args: argparse.Namespace) -> str:
         START_MARK,
         "## Serving: `boundary-nlp serve` under load",
         "",
-        f"Written by `{COMMAND}` (after `pip install -e \".[serve,serve-test]\"`) on "
+        f'Written by `{COMMAND}` (after `pip install -e ".[serve,serve-test]"`) on '
         f"{time.strftime('%Y-%m-%d', time.gmtime())}: real server processes on loopback, "
         f"{args.clients} concurrent clients (aiohttp, asyncio, one process on the same machine), "
         f"{args.requests:,} `POST /v1/classify` requests of one message each, cycling through "
         "`datasets/test.csv`, after a 200-request warm-up. Latency is measured by the client "
         "(send to full answer).",
         "",
-        "| server workers | requests | requests/s | p50 (ms) | p99 (ms) | errors |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| server workers | clients | requests | requests/s | p50 (ms) | p99 (ms) | errors |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in runs:
         lines.append(
-            f"| {run['workers']} | {run['requests']:,} | {run['rps']:,.0f} | {run['p50_ms']:.2f} "
-            f"| {run['p99_ms']:.2f} | {run['errors']} |"
+            f"| {run['workers']} | {run['clients']} | {run['requests']:,} | {run['rps']:,.0f} "
+            f"| {run['p50_ms']:.2f} | {run['p99_ms']:.2f} | {run['errors']} |"
         )
     lines += [
+        "",
+        f"With {args.clients} requests always in flight, latency is mostly waiting in line (p50 is "
+        f"about {args.clients} / requests per second); the 1-client row is one request at a time. "
+        "The client runs on the same 2 cores as the server, so it takes part of the CPU.",
         "",
         f"Ledger under concurrency: 2 server workers, {args.clients} clients, {ledger['sent']:,} "
         f"`POST /v1/ledger/record` requests into one SQLite ledger: {ledger['errors']} errors, "
@@ -205,7 +209,7 @@ def report(runs: list[dict], ledger: dict, args: argparse.Namespace) -> str:
         f"**{ledger['lost']} lost**; {ledger['rps']:,.0f} records/s, p50 {ledger['p50_ms']:.1f} ms, "
         f"p99 {ledger['p99_ms']:.1f} ms.",
         "",
-        f"Machine: {machine()}; {versions()}.",
+        f"Machine: {machine()}; load average {args.load_before} before the run; {versions()}.",
         END_MARK,
     ]
     return "\n".join(lines)
@@ -231,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", default="1,2", help="server worker counts to measure, comma-separated (default 1,2)"
     )
+    parser.add_argument(
+        "--single", type=int, default=1000, help="requests from one client, one worker (0: skip)"
+    )
     parser.add_argument("--records", type=int, default=2000, help="ledger records (default 2000)")
     parser.add_argument("--deadline", type=float, default=600, help="stop any run after this many seconds")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
@@ -238,12 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
 
+    args.load_before = " / ".join(f"{value:.2f}" for value in os.getloadavg())
     texts = messages()
     runs = []
     for workers in (int(w) for w in args.workers.split(",")):
         run = classify_run(texts, args.requests, args.clients, workers, time.monotonic() + args.deadline)
         print(json.dumps(run, ensure_ascii=False), flush=True)
         runs.append(run)
+    if args.single:
+        single = classify_run(texts, args.single, 1, 1, time.monotonic() + args.deadline)
+        print(json.dumps(single, ensure_ascii=False), flush=True)
+        runs.append(single)
     ledger = ledger_run(texts, args.records, args.clients, time.monotonic() + args.deadline)
     print(json.dumps(ledger, ensure_ascii=False), flush=True)
     section = report(runs, ledger, args)

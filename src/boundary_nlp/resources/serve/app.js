@@ -246,7 +246,9 @@ async function start() {
   $("token-save").addEventListener("click", () => {
     sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
     $("token").value = "";
+    $("token-box").hidden = true;  // shown again if the server refuses it
     setStatus("status", "令牌已保存 / token saved");
+    loadLabelNames();
   });
   try {
     const health = await api("GET", "/v1/health");
@@ -256,9 +258,13 @@ async function start() {
     setStatus("status", "服务器无响应 / server not answering: " + error.message, true);
     return;
   }
+  if ($("token-box").hidden) loadLabelNames();
+}
+
+async function loadLabelNames() {
   try {
     labelsZh = Object.assign(labelsZh, (await api("GET", "/v1/model")).labels_zh);
-  } catch (error) { /* without a token yet: names come with the first answer */ }
+  } catch (error) { /* names then come with the first answer */ }
 }
 
 document.addEventListener("DOMContentLoaded", start);
