@@ -208,6 +208,8 @@ def test_unknown_endpoint_and_method_are_json_errors(client, server):
 def test_without_a_token_only_loopback_host_names_are_answered(client, server):
     response = client.get(server.url + "/v1/health", headers={"host": "attacker.example"})
     assert_error(response, 403, "--token")
+    for host in ("localhost", f"localhost:{server.port}", "127.0.0.2:80", f"[::1]:{server.port}"):
+        assert client.get(server.url + "/v1/health", headers={"host": host}).status_code == 200, host
 
 
 # --- the ledger ------------------------------------------------------------------------------

@@ -45,7 +45,6 @@ MAX_CLIENT_CHARS = 200
 MIN_TOKEN_CHARS = 16
 TOKEN_ENV = "BOUNDARY_NLP_TOKEN"
 _CONFIG_ENV = "BOUNDARY_NLP_SERVE_CONFIG"  # how `serve(workers=N)` hands settings to its workers
-_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _PAGE_FILES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
@@ -306,7 +305,7 @@ class _Guard:
                     )
                     break
             if refusal is None:
-                receive = _replay(bytes(body))
+                receive = _replay(bytes(body), receive)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -316,7 +315,7 @@ class _Guard:
         if self.check_host:
             host = headers.get("host", "")
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if name.strip("[]").lower() not in _LOOPBACK_NAMES:
+            if not is_loopback(name):
                 return _error(
                     403,
                     f"this server has no token, so it answers only requests addressed to localhost or "
@@ -338,17 +337,18 @@ class _Guard:
         return None
 
 
-def _replay(body: bytes) -> Callable:
+def _replay(body: bytes, receive: Callable) -> Callable:
+    """``receive`` for the app: the whole body at once, then the connection's own messages."""
     sent = False
 
-    async def receive() -> dict:
+    async def replay() -> dict:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        return await receive()
 
-    return receive
+    return replay
 
 
 def _page_file(name: str) -> bytes:
