@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -320,3 +321,14 @@ def test_loopback_addresses():
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert is_loopback("127.8.0.1") and is_loopback("[::1]")
     assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("example.com")
+
+
+def test_without_the_serve_extra_the_command_says_how_to_install_it(monkeypatch, capsys):
+    from boundary_nlp import cli
+
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "boundary_nlp.serve")
+    assert cli.main(["serve"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert "pip install 'boundary-nlp[serve]'" in error and "fastapi" in error
