@@ -114,6 +114,30 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--limit", type=int, default=3)
         sub.add_argument("--json", action="store_true")
         _add_model_option(sub)
+
+    serve = commands.add_parser("serve", help="HTTP API (/v1/...) and a web page; needs the [serve] extra")
+    _add_model_option(serve)
+    serve.add_argument("--ledger", help="ledger file (default: in the user's data directory)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    serve.add_argument(
+        "--token",
+        help="API token required by every /v1 endpoint but health; needed for a non-loopback "
+        "--host (default: the BOUNDARY_NLP_TOKEN environment variable, which ps does not show)",
+    )
+    serve.add_argument("--window-days", type=float, default=7.0, help="ledger window (default: 7)")
+    serve.add_argument(
+        "--limit", type=int, default=3, help="courtesy favors allowed in the window (default: 3)"
+    )
+    serve.add_argument("--max-items", type=int, default=100, help="texts per classify request (default: 100)")
+    serve.add_argument("--max-text-chars", type=int, default=5000, help="characters per text (default: 5000)")
+    serve.add_argument(
+        "--max-body-bytes", type=int, default=1024 * 1024, help="request body size (default: 1 MiB)"
+    )
+    serve.add_argument(
+        "--access-log", action="store_true", help="log every request (off: it holds client names)"
+    )
     return parser
 
 
@@ -356,6 +380,39 @@ def _cmd_ledger(args) -> int:
     return 0
 
 
+def _cmd_serve(args) -> int:
+    import os
+
+    try:
+        from .serve import serve
+    except ImportError as error:
+        raise _MissingExtra(
+            f"the serve command needs the [serve] extra ({error.name} is missing): "
+            "pip install 'boundary-nlp[serve]'"
+        ) from error
+    token = args.token if args.token is not None else os.environ.get("BOUNDARY_NLP_TOKEN") or None
+    # ServeError (no token for a non-loopback host...) is a ValueError: one line, exit 2
+    serve(
+        args.model,
+        args.ledger,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        token=token,
+        access_log=args.access_log,
+        window_days=args.window_days,
+        limit=args.limit,
+        max_items=args.max_items,
+        max_text_chars=args.max_text_chars,
+        max_body_bytes=args.max_body_bytes,
+    )
+    return 0
+
+
+class _MissingExtra(ValueError):
+    """An optional extra is not installed; main prints it as one error line (exit 2)."""
+
+
 class _UsageError(Exception):
     pass
 
@@ -368,6 +425,7 @@ _COMMANDS = {
     "evaluate": _cmd_evaluate,
     "check-data": _cmd_check,
     "ledger": _cmd_ledger,
+    "serve": _cmd_serve,
 }
 
 
