@@ -203,7 +203,7 @@ def _other_number(digits: str, after: str, before: str, rng: random.Random) -> s
     elif after == "年" and width == 4 and 1990 <= value <= 2099:
         choices = [y for y in range(2018, 2031) if y != value]
     elif before in ":：" and before and width == 2:
-        choices = [m for m in range(0, 60, 5) if m != value]
+        return f"{rng.choice([m for m in range(0, 60, 5) if m != value]):02d}"
     elif width == 1:
         choices = [d for d in range(1, 10) if d != value]
     else:
