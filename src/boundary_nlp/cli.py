@@ -74,7 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     evaluate = commands.add_parser("evaluate", help="score a model on labelled data")
-    evaluate.add_argument("--data", required=True, help="labelled .csv/.jsonl")
+    evaluate.add_argument(
+        "--data",
+        action="append",
+        help="labelled .csv/.jsonl (with --behaviour: repeat for several files; default the "
+        "source checkout's datasets/dev.csv and datasets/test.csv)",
+    )
+    evaluate.add_argument(
+        "--behaviour",
+        action="store_true",
+        help="run the behavioural suite (MFT, invariance, directional tests) and print its table",
+    )
+    evaluate.add_argument("--seed", type=int, default=0, help="with --behaviour: sampling seed")
+    evaluate.add_argument(
+        "--max-cases", type=int, help="with --behaviour: cases per generated test (default 600)"
+    )
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--errors", help="write misclassified rows to this .csv")
     evaluate.add_argument("--plot", help="draw the confusion matrix to this .png (needs matplotlib)")
@@ -290,16 +304,32 @@ def _cmd_convert(args) -> int:
     return 0
 
 
+def _cmd_behaviour(args) -> int:
+    from .behaviour import DEFAULT_MAX_CASES, default_corpus_files, load_texts, run_behaviour
+    from .persistence import load_model
+
+    texts, gold = load_texts(args.data or default_corpus_files(), encoding=args.encoding)
+    report = run_behaviour(
+        load_model(args.model), texts, gold, seed=args.seed, max_cases=args.max_cases or DEFAULT_MAX_CASES
+    )
+    print(json.dumps(report.to_dict(), ensure_ascii=False) if args.json else report.format())
+    return 0
+
+
 def _cmd_evaluate(args) -> int:
     from .data import load_dataset
     from .evaluation import error_rows, evaluate, training_data_warning
     from .persistence import load_model
 
-    refuse_same_file([args.errors, args.plot], [args.data, args.model])
+    if args.behaviour:
+        return _cmd_behaviour(args)
+    if not args.data or len(args.data) > 1:
+        raise _UsageError("give one labelled file with --data (several only with --behaviour)")
+    refuse_same_file([args.errors, args.plot], [*args.data, args.model])
     model = load_model(args.model)
-    texts, gold = load_dataset(args.data, encoding=args.encoding)
+    texts, gold = load_dataset(args.data[0], encoding=args.encoding)
     evaluation = evaluate(model, texts, gold)
-    warning = training_data_warning(model, args.data)
+    warning = training_data_warning(model, args.data[0])
     if warning:
         evaluation.warnings.append(warning)
         print(f"boundary-nlp: warning: {warning}", file=sys.stderr)
