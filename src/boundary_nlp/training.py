@@ -40,6 +40,11 @@ THRESHOLD_CANDIDATES = tuple(round(0.35 + 0.05 * i, 2) for i in range(11))
 ESCALATION_CANDIDATES: tuple[float | None, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, None)
 TIE_BREAK_LABEL = Label.PROHIBITED.value
 SEED = 20261203
+# rule 2 must hold: a red-line ask joined to an ordinary message makes it prohibited at least
+# this often on held-out compositions, or the threshold that comes closest is taken
+MIN_DIRECTIONAL = 0.97
+DIRECTIONAL_CASES = 300
+DIRECTIONAL_CONNECTIVES = ("，另外", "。对了，", "，还有", "，顺便")
 
 
 @dataclass
@@ -99,9 +104,35 @@ def cv_splits(labels: list[str], groups: np.ndarray, folds: int, repeats: int, s
     return splits
 
 
-def _fit_and_score(params: dict, texts: list[str], labels: list[str], train: np.ndarray, valid: np.ndarray):
-    """Fit on ``train`` rows, return the validation rows' whole-message probabilities and the
-    asks of its multi-ask messages (so rule 2 can be tried at any threshold afterwards)."""
+def red_line_compositions(
+    texts: list[str], labels: list[str], label: str, seed: int, cases: int = DIRECTIONAL_CASES
+) -> list[str]:
+    """Messages that pair an ordinary message with a short ``label`` message of the same
+    labelled rows (after it with a connective, or before it with 还有): rule 2 says each is
+    ``label``. Built from held-out rows only, so choosing the rule-2 threshold on them never
+    looks at test data or at the behaviour suite's seeds."""
+    rng = np.random.default_rng(seed)
+    ordinary = [t for t, y in zip(texts, labels) if y != label]
+    red = [t.rstrip("。！？!?.，, ") for t, y in zip(texts, labels) if y == label and 4 <= len(t) <= 25]
+    if not ordinary or not red:
+        return []
+    out = []
+    for i in range(cases):
+        base = ordinary[rng.integers(len(ordinary))].rstrip("。！？!?.，, ")
+        ask = red[rng.integers(len(red))]
+        if i % 2 == 0:
+            out.append(f"{base}{DIRECTIONAL_CONNECTIVES[i // 2 % len(DIRECTIONAL_CONNECTIVES)]}{ask}")
+        else:
+            out.append(f"{ask}，还有{base}")
+    return out
+
+
+def _fit_and_score(
+    params: dict, texts: list[str], labels: list[str], train: np.ndarray, valid: np.ndarray, seed: int
+):
+    """Fit on ``train`` rows; return, for the validation rows and for red-line compositions
+    made of them, the whole-message probabilities and the asks (so rule 2 can be tried at any
+    threshold afterwards)."""
     from .model import BoundaryClassifier
 
     model = BoundaryClassifier(**params, escalate_label=None).fit(
@@ -110,7 +141,11 @@ def _fit_and_score(params: dict, texts: list[str], labels: list[str], train: np.
     predictor = model.model_
     valid_texts = [texts[i] for i in valid]
     whole = predictor.score(valid_texts, whole_only=True).proba
-    return predictor.classes, whole, predictor.asks_of(valid_texts)
+    composed = []
+    if TIE_BREAK_LABEL in set(predictor.classes.tolist()):
+        composed = red_line_compositions(valid_texts, [labels[i] for i in valid], TIE_BREAK_LABEL, seed)
+    composed_scores = (predictor.score(composed, whole_only=True).proba, predictor.asks_of(composed))
+    return predictor.classes, whole, predictor.asks_of(valid_texts), composed_scores
 
 
 def _one_standard_error_choice(rows: list[dict]) -> int:
@@ -143,9 +178,9 @@ def train(
     Every candidate (``DEFAULT_CANDIDATES``, simplest first) is fitted ``folds`` x
     ``repeats`` times on stratified folds with near-twins kept together, and scored by
     whole-message macro-F1; the simplest within one standard error of the best wins. Its
-    out-of-fold predictions then choose the rule-2 threshold (the lowest within one standard
-    error of the best macro-F1, so red-line asks are caught as often as the data allows) and
-    the uncertainty threshold. ``n_jobs`` fits in parallel processes (-1: every core).
+    out-of-fold predictions then choose the rule-2 threshold (see :func:`_choose_escalation`:
+    red-line asks joined to held-out ordinary messages must be caught, then the best
+    macro-F1) and the uncertainty threshold. ``n_jobs`` fits in parallel processes (-1: every core).
     """
     from joblib import Parallel, delayed
 
@@ -163,7 +198,7 @@ def train(
     log(f"{len(candidates)} candidates x {len(splits)} folds on {len(texts)} rows")
     jobs = [(c, s) for c in range(len(candidates)) for s in range(len(splits))]
     outputs = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_and_score)(candidates[c], texts, labels, *splits[s]) for c, s in jobs
+        delayed(_fit_and_score)(candidates[c], texts, labels, *splits[s], SEED + s) for c, s in jobs
     )
     gold = np.asarray(labels)
     search = []
@@ -172,7 +207,7 @@ def train(
         by_candidate[c].append((s, output))
     for c, params in enumerate(candidates):
         scores = []
-        for s, (classes, proba, _) in by_candidate[c]:
+        for s, (classes, proba, _, _) in by_candidate[c]:
             predicted = classes[proba.argmax(axis=1)]
             scores.append(evaluate_predictions(list(gold[splits[s][1]]), list(predicted)).macro_f1)
         mean, se = _summary(scores)
@@ -186,10 +221,13 @@ def train(
     for threshold in ESCALATION_CANDIDATES:
         scores, oof = _escalated_scores(by_candidate[chosen], splits, gold, threshold)
         mean, se = _summary(scores)
-        escalation_search.append({"threshold": threshold, "mean": mean, "se": se, "scores": scores})
-        log(f"  rule 2 at {threshold}: macro-F1 {mean:.4f} ± {se:.4f}")
-    # lowest threshold within one standard error of the best (None counts as the highest)
-    best_escalation = escalation_search[_one_standard_error_choice(escalation_search)]["threshold"]
+        directional = _directional_rate(by_candidate[chosen], threshold)
+        escalation_search.append(
+            {"threshold": threshold, "mean": mean, "se": se, "scores": scores, "directional": directional}
+        )
+        shown = "-" if directional is None else f"{directional:.3f}"
+        log(f"  rule 2 at {threshold}: macro-F1 {mean:.4f} ± {se:.4f}, red-line compositions caught {shown}")
+    best_escalation = _choose_escalation(escalation_search)
     _, oof = _escalated_scores(by_candidate[chosen], splits, gold, best_escalation)
     classes, proba = oof
     predicted = classes[proba.argmax(axis=1)]
@@ -225,6 +263,38 @@ def train(
     )
 
 
+def _choose_escalation(rows: list[dict]) -> float | None:
+    """Rule 2 is the label definition, so it is a constraint: among thresholds whose held-out
+    red-line compositions are caught at least ``MIN_DIRECTIONAL`` of the time, the best
+    macro-F1 (the higher threshold on ties); if none is, the one that catches most."""
+    rated = [row for row in rows if row["directional"] is not None]
+    if not rated:
+        return rows[_one_standard_error_choice(rows)]["threshold"]
+    holding = [row for row in rated if row["directional"] >= MIN_DIRECTIONAL]
+    if holding:
+        best = max(holding, key=lambda row: (round(row["mean"], 6), row["threshold"] or 1.0))
+    else:
+        best = max(rated, key=lambda row: (row["directional"], row["mean"]))
+    return best["threshold"]
+
+
+def _directional_rate(outputs: list, threshold: float | None) -> float | None:
+    """Share of held-out red-line compositions called ``TIE_BREAK_LABEL`` with rule 2 at
+    ``threshold`` (None: whole messages only), over every fold."""
+    from ._linear import escalate
+
+    caught = total = 0
+    for _, (classes, _, _, (proba, asks)) in outputs:
+        if len(proba) == 0:
+            continue
+        column = list(classes).index(TIE_BREAK_LABEL)
+        if threshold is not None:
+            proba, _ = escalate(proba, asks, column, threshold)
+        caught += int((proba.argmax(axis=1) == column).sum())
+        total += len(proba)
+    return caught / total if total else None
+
+
 def _escalated_scores(outputs: list, splits: list, gold: np.ndarray, threshold: float | None):
     """Per-fold macro-F1 with rule 2 at ``threshold``, and the out-of-fold probabilities of
     the first repeat (each row predicted once)."""
@@ -234,7 +304,7 @@ def _escalated_scores(outputs: list, splits: list, gold: np.ndarray, threshold: 
     oof_proba = None
     seen = np.zeros(len(gold), dtype=bool)
     classes = None
-    for s, (classes, proba, asks) in outputs:
+    for s, (classes, proba, asks, _) in outputs:
         if threshold is not None and TIE_BREAK_LABEL in set(classes.tolist()):
             proba, _ = escalate(proba, asks, list(classes).index(TIE_BREAK_LABEL), threshold)
         valid = splits[s][1]
@@ -318,8 +388,11 @@ def model_card(
         "(near-twin rows kept in one fold) and scored by whole-message macro-F1 on the held-out",
         "fold. The simplest candidate within one standard error of the best was chosen; the",
         "rule-2 threshold (a message takes its most serious ask's label) and the uncertainty",
-        "threshold come from its out-of-fold predictions. The final model is fitted on all of",
-        f"{pool}; test was scored once, at the end.",
+        "threshold come from its out-of-fold predictions: rule 2 is the label definition, so the",
+        f"threshold must catch at least {MIN_DIRECTIONAL:.0%} of held-out red-line compositions (a short",
+        "prohibited row of the held-out fold joined before or after an ordinary one); among those,",
+        f"the best macro-F1 wins. The final model is fitted on all of {pool}; test was scored",
+        "once, at the end.",
         "",
         "| candidate (simplest first) | macro-F1 mean | standard error | |",
         "| --- | --- | --- | --- |",
@@ -329,13 +402,14 @@ def model_card(
         lines.append(f"| {_params_text(row['params'])} | {row['mean']:.4f} | {row['se']:.4f} | {mark} |")
     lines += [
         "",
-        "| rule-2 threshold | macro-F1 mean | standard error | |",
-        "| --- | --- | --- | --- |",
+        "| rule-2 threshold | macro-F1 mean | standard error | red-line compositions caught | |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for row in result.escalation_search:
         mark = "**chosen**" if row["threshold"] == result.params.get("escalate_threshold") else ""
         name = "off (whole message only)" if row["threshold"] is None else f"{row['threshold']:.1f}"
-        lines.append(f"| {name} | {row['mean']:.4f} | {row['se']:.4f} | {mark} |")
+        caught = "-" if row.get("directional") is None else f"{row['directional']:.1%}"
+        lines.append(f"| {name} | {row['mean']:.4f} | {row['se']:.4f} | {caught} | {mark} |")
     lines += [
         "",
         f"- chosen: {_params_text(chosen)}; features read the content only (punctuation and emoji",
