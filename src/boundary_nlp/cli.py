@@ -11,6 +11,7 @@ from ._files import SameFileError, Terminated, partial_path, refuse_same_file, s
 from ._version import __version__
 from .errors import BoundaryNLPError
 from .inputs import DEFAULT_MAX_CHARS
+from .labels import LABELS
 
 
 def _add_model_option(parser: argparse.ArgumentParser) -> None:
@@ -271,6 +272,18 @@ def _cmd_train(args) -> int:
         print(result.test.format())
         test_texts, test_labels = load_dataset(args.test, encoding=args.encoding)
         sections = card_sections(result.model, test_texts, test_labels)
+        if {str(c) for c in result.model.classes_} == set(LABELS):
+            from .behaviour import load_texts, run_behaviour
+
+            files = [f for f in (args.dev, args.test) if f is not None]
+            report = run_behaviour(result.model, *load_texts(files, encoding=args.encoding))
+            print("\n== behaviour ==")
+            print(report.format())
+            sections.append(
+                f"## Behaviour\nBehavioural tests (`boundary_nlp.behaviour`) on {' + '.join(files)} and the "
+                "package's hand-written seeds; reproduce with `boundary-nlp evaluate --behaviour`.\n\n"
+                + report.to_markdown()
+            )
     command = (
         " ".join(["boundary-nlp", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "boundary-nlp train ..."
     )
