@@ -103,3 +103,18 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: st
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def read_csv(path: Path, encoding: str = "utf-8-sig") -> tuple[list[str], list[dict]]:
+    """Header and rows of a CSV the CLI wrote (UTF-8 with a byte-order mark by default)."""
+    with open(path, encoding=encoding, newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def one_error_line(result) -> str:
+    """The CLI's error: exactly one line on stderr, never a traceback."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]

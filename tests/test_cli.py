@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -9,25 +8,16 @@ import pytest
 from boundary_nlp import LABELS
 
 try:
-    from ._tiny import write_csv
+    from ._tiny import one_error_line, read_csv, write_csv
 except ImportError:  # tests/ is not a package
-    from _tiny import write_csv
+    from _tiny import one_error_line, read_csv, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT / "datasets"
 P_COLUMNS = [f"p_{label}" for label in sorted(LABELS)]
 
 
-def read_csv(path: Path, encoding: str = "utf-8-sig") -> tuple[list[str], list[dict]]:
-    with open(path, encoding=encoding, newline="") as fh:
-        reader = csv.DictReader(fh)
-        return list(reader.fieldnames or []), list(reader)
 
-
-def one_error_line(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 # --- predict one message ---------------------------------------------------------------

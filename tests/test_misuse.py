@@ -30,25 +30,15 @@ from boundary_nlp._files import (
 )
 
 try:
-    from ._tiny import TINY_DATA, StubModel, write_csv
+    from ._tiny import TINY_DATA, StubModel, one_error_line, read_csv, write_csv
 except ImportError:  # tests/ is not a package
-    from _tiny import TINY_DATA, StubModel, write_csv
+    from _tiny import TINY_DATA, StubModel, one_error_line, read_csv, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 
 
-def read_csv(path: Path, encoding: str = "utf-8-sig") -> tuple[list[str], list[dict]]:
-    with open(path, encoding=encoding, newline="") as fh:
-        reader = csv.DictReader(fh)
-        return list(reader.fieldnames or []), list(reader)
 
-
-def one_error_line(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 def cli_env() -> dict:

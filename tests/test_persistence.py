@@ -396,7 +396,7 @@ def test_default_model_metadata_has_training_provenance_and_metrics(default_mode
         assert metadata.get(key), key
     assert metadata["labels"] == sorted(LABELS)
     assert set(metadata["training_data_sha256"]) >= {"train", "dev", "test"}
-    for split in ("dev_metrics", "test_metrics"):
+    for split in ("cv_metrics", "test_metrics"):
         metrics = metadata[split]
         assert 0.0 <= metrics["macro_f1"] <= 1.0
         assert set(metrics["f1"]) == set(LABELS)

@@ -1,4 +1,4 @@
-"""``BoundaryClassifier``: the scikit-learn estimator (jieba words + characters, TF-IDF, LR)."""
+"""``BoundaryClassifier``: the scikit-learn estimator (jieba words + characters, TF-IDF, linear)."""
 
 from __future__ import annotations
 
