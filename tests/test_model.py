@@ -154,6 +154,7 @@ def test_get_params_returns_every_init_parameter():
         "classifier",
         "escalate_label",
         "escalate_threshold",
+        "ask_rows",
         "min_df",
         "sublinear_tf",
         "class_weight",
@@ -695,3 +696,13 @@ def test_evidence_weights_are_the_summed_contributions_of_the_message(default_mo
         (t for t in totals.items() if t[1] > 0 and is_content_term(t[0])), key=lambda t: (-t[1], t[0])
     )[:5]
     assert [(e.term, e.weight) for e in prediction.evidence] == best
+
+
+def test_ask_rows_add_the_asks_of_multi_ask_messages_below_the_most_serious_label():
+    from boundary_nlp.model import _with_ask_rows
+
+    texts = ["周报发我，另外帮我取个快递", "日志导一份，另外把考勤改一下", "部署新版本"]
+    labels = np.asarray(["courtesy", "prohibited", "in_scope"], dtype=object)
+    more_texts, more_labels = _with_ask_rows(texts, labels, "prohibited")
+    assert more_texts == [*texts, "周报发我", "另外帮我取个快递"]
+    assert list(more_labels) == ["courtesy", "prohibited", "in_scope", "courtesy", "courtesy"]

@@ -44,6 +44,10 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         whose decision values are calibrated by per-class sigmoids fitted on 3-fold
         cross-validated decisions).
     escalate_label, escalate_threshold : guide rule 2 (``None`` turns it off).
+    ask_rows : also train on each ask of a multi-ask message whose label is not
+        ``escalate_label``, with the message's label: by rule 2 none of its asks is more
+        serious than the message, so the model learns what a routine or favor ask looks like
+        on its own, which is how rule 2 scores asks.
     min_df : a term must occur in at least this many training texts.
     sublinear_tf : use ``1 + log(tf)``.
     class_weight : passed to ``LogisticRegression``.
@@ -62,6 +66,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         classifier: str = "logreg",
         escalate_label: str | None = "prohibited",
         escalate_threshold: float = 0.5,
+        ask_rows: bool = True,
         min_df: int = 1,
         sublinear_tf: bool = True,
         class_weight: str | dict | None = "balanced",
@@ -78,6 +83,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         self.classifier = classifier
         self.escalate_label = escalate_label
         self.escalate_threshold = escalate_threshold
+        self.ask_rows = ask_rows
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
         self.class_weight = class_weight
@@ -94,6 +100,9 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
         if len(set(labels.tolist())) < 2:
             raise ValueError("fit() needs at least two different labels")
+        given = labels
+        if self.ask_rows and self.escalate_label is not None:
+            texts, labels = _with_ask_rows(texts, labels, self.escalate_label)
         # a custom dictionary is read now and carried by the model, so a saved model does not
         # depend on the file's path
         if self.userdict == DEFAULT_USERDICT:
@@ -118,7 +127,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         if self.class_weight == "balanced":
             shares = {str(c): 1.0 / len(self.classes_) for c in self.classes_}
         else:
-            shares = {str(c): float(np.mean(labels == c)) for c in self.classes_}
+            shares = {str(c): float(np.mean(given == c)) for c in self.classes_}
         escalation = None
         if self.escalate_label is not None and self.escalate_label in set(self.classes_.tolist()):
             escalation = {"label": self.escalate_label, "threshold": self.escalate_threshold}
@@ -190,3 +199,22 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags
+
+
+def _with_ask_rows(texts: list[str], labels: np.ndarray, most_serious: str) -> tuple[list[str], np.ndarray]:
+    """The texts plus the asks of every multi-ask text not labelled ``most_serious``, each
+    with its text's label (see ``BoundaryClassifier``'s ``ask_rows``)."""
+    from .asks import split_asks
+
+    extra_texts: list[str] = []
+    extra_labels: list[str] = []
+    for text, label in zip(texts, labels.tolist()):
+        if label == most_serious:
+            continue
+        asks = split_asks(text)
+        if len(asks) > 1:
+            extra_texts += asks
+            extra_labels += [label] * len(asks)
+    if not extra_texts:
+        return texts, labels
+    return texts + extra_texts, np.concatenate([labels, np.asarray(extra_labels, dtype=object)])

@@ -135,9 +135,7 @@ def _fit_and_score(
     threshold afterwards)."""
     from .model import BoundaryClassifier
 
-    model = BoundaryClassifier(**params, escalate_label=None).fit(
-        [texts[i] for i in train], [labels[i] for i in train]
-    )
+    model = BoundaryClassifier(**params).fit([texts[i] for i in train], [labels[i] for i in train])
     predictor = model.model_
     valid_texts = [texts[i] for i in valid]
     whole = predictor.score(valid_texts, whole_only=True).proba
