@@ -335,11 +335,10 @@ def shipped_report(default_model):
 
 
 # Invariance tests the shipped model misses (issue 14's target is <= 1% each), with the bar a
-# regression must not cross: about 1.2x what the shipped model measured (pleasantry 2.5%,
-# name or greeting 1.3%, no punctuation 2.0%). Most of these flips come from rule 2 (a message
-# takes its most serious ask's label): an edit that adds or removes a split point between asks
-# changes which ask is scored alone.
-KNOWN_INVARIANCE_MISSES = {"pleasantry": 0.03, "name or greeting": 0.017, "no punctuation": 0.025}
+# regression must not cross: about 1.2x what the shipped model measured (name or greeting
+# 1.2%). These flips come mostly from rule 2 (a message takes its most serious ask's label):
+# a greeting in front ("在吗，") can change where the asks split.
+KNOWN_INVARIANCE_MISSES = {"name or greeting": 0.015}
 INVARIANCE_TESTS = (
     "thanks",
     "pleasantry",

@@ -80,7 +80,9 @@ def model_file_bytes(model: LinearTextModel, metadata: dict[str, Any], card: str
             *members.items(),
         ]:
             info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            # arrays are stored as they are (they barely compress, and a cold start reads them
+            # straight); text is deflated
+            info.compress_type = zipfile.ZIP_STORED if name.endswith(".npy") else zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             archive.writestr(info, data, compresslevel=6)
     return buffer.getvalue()

@@ -341,9 +341,13 @@ def model_metadata(result: TrainResult) -> dict:
 
 
 def _params_text(params: dict) -> str:
-    words = "char 1-3" if params.get("word_ngram_range") is None else "word 1-2 + char 1-3"
-    name = {"svc": "calibrated linear SVM", "logreg": "logistic regression"}[params["classifier"]]
-    return f"{words}, {name}, C={params['C']:g}"
+    low, high = params.get("char_ngram_range", (1, 3))
+    chars = f"char {low}-{high}"
+    words = params.get("word_ngram_range", (1, 2))
+    features = chars if words is None else f"word {words[0]}-{words[1]} + {chars}"
+    classifier = params.get("classifier", "logreg")
+    name = {"svc": "calibrated linear SVM", "logreg": "logistic regression"}.get(classifier, classifier)
+    return f"{features}, {name}, C={params.get('C', 10.0):g}"
 
 
 def model_card(
