@@ -1,8 +1,10 @@
 """The library functions the notebooks call instead of computing in cells.
 
-``distinctive_terms`` (notebook 01), ``threshold_tradeoff`` (notebook 02 and
-``plot_threshold_tradeoff``), ``Evaluation.from_dict`` and ``BoundaryModel.trained_on``
-(notebooks 02 and 03), and ``file_sha256`` living where persistence can use it.
+``distinctive_terms`` (notebook 01), ``threshold_tradeoff`` (``plot_threshold_tradeoff``),
+``Evaluation.from_dict`` and ``BoundaryModel.trained_on`` (notebooks 02 and 03), what
+``train()`` returns and a saved model keeps (the search and rule-2 tables of notebooks 02
+and 03), ``file_sha256`` living where persistence can use it, and no notebook calling an API
+that was removed.
 """
 
 from __future__ import annotations
@@ -200,11 +202,51 @@ def test_evaluation_from_dict_names_missing_keys():
         Evaluation.from_dict(d)
 
 
-def test_evaluation_from_dict_reads_the_shipped_model_metadata(default_model):
-    reference = Evaluation.from_dict(default_model.metadata["dev_metrics"])
+@pytest.mark.parametrize("key", ["cv_metrics", "test_metrics"])
+def test_evaluation_from_dict_reads_the_shipped_model_metadata(default_model, key):
+    reference = Evaluation.from_dict(default_model.metadata[key])
     assert reference.labels == [str(label) for label in default_model.classes_]
     assert sum(reference.support.values()) == sum(map(sum, reference.confusion))
     assert 0.0 < reference.macro_f1 <= 1.0
+
+
+# --- what train() returns and a saved model keeps (notebooks 02 and 03) ----------------------
+
+
+def test_train_result_and_saved_metadata_hold_the_tables_the_notebooks_print(tmp_path):
+    from _tiny import write_csv
+
+    from boundary_nlp.training import model_card, model_metadata, train
+
+    data = write_csv(tmp_path / "mine.csv", ["text", "label"], [[t, y] for t, y in TINY_DATA])
+    candidate = {"word_ngram_range": None, "classifier": "logreg", "C": 1.0}
+    result = train(data, candidates=[candidate], folds=2, repeats=1, n_jobs=1)
+    assert [row["params"] for row in result.search] == [candidate]
+    for row in result.search:
+        assert {"params", "mean", "se", "scores"} <= set(row) and len(row["scores"]) == 2
+    thresholds = [row["threshold"] for row in result.escalation_search]
+    assert None in thresholds and result.params["escalate_threshold"] in thresholds
+    for row in result.escalation_search:
+        assert {"threshold", "mean", "se", "directional"} <= set(row)
+    assert set(result.counts) == {"train"} and result.test is None
+
+    path = save_model(result.model, tmp_path / "mine.bnlp", metadata=model_metadata(result),
+                      card=model_card(result, tmp_path / "mine.bnlp", "train(mine.csv)"))
+    model = load_model(path)
+    assert model.metadata["chosen_params"] == {"word_ngram_range": None, "classifier": "logreg", "C": 1.0,
+                                               "escalate_threshold": result.params["escalate_threshold"]}
+    assert [row["mean"] for row in model.metadata["search"]] == [row["mean"] for row in result.search]
+    assert Evaluation.from_dict(model.metadata["cv_metrics"]) == result.cv
+    assert model.uncertainty_threshold == result.threshold
+    assert model.card.startswith("# Model card: mine.bnlp")
+
+
+def test_notebooks_call_no_removed_api():
+    removed = ("refit_on_dev", "grid=", ".estimator", "dev_metrics", ".joblib", "result.dev")
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+        assert not [name for name in removed if name in code], notebook.name
 
 
 # --- BoundaryModel.trained_on -------------------------------------------------------------
@@ -221,7 +263,7 @@ def data_folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def saved_with_hashes(data_folder, tmp_path_factory) -> Path:
     hashes = {split: file_sha256(data_folder / f"{split}.csv") for split in ("train", "dev")}
-    path = tmp_path_factory.mktemp("model") / "tiny.joblib"
+    path = tmp_path_factory.mktemp("model") / "tiny.bnlp"
     save_model(tiny_model(), path, metadata={"training_data_sha256": hashes})
     return path
 
