@@ -2,7 +2,7 @@
 
 One run measures everything side by side on this machine and writes BENCHMARKS.md:
 
-    python benchmarks/run.py                 # the full run (30-40 minutes on 2 cores)
+    python benchmarks/run.py                 # the full run (about 30 minutes on 2 cores)
     python benchmarks/run.py --quick         # a smoke run: fewer repeats, subsampled public sets
     python benchmarks/run.py --only public   # only train() vs the reference on the public sets
 
