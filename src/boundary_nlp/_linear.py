@@ -72,6 +72,14 @@ class FeatureBlock:
     def is_word(self) -> bool:
         return isinstance(self.analyzer, WordNgrams)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the vocabulary is the terms again: rebuilt on unpickling, so models ship small
+        return {key: value for key, value in self.__dict__.items() if key != "vocabulary"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.vocabulary = {term: column for column, term in enumerate(self.terms)}
+
 
 @dataclass(frozen=True)
 class Head:
@@ -257,12 +265,13 @@ class LinearTextModel:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for key in ("_lock", "_segmenter", "_index", "_tf_table", "_kernel"):
+        for key in ("_lock", "_segmenter", "_index", "_tf_table", "_kernel", "idf"):
             state.pop(key, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.idf = np.concatenate([block.idf for block in self.blocks]) if self.blocks else np.empty(0)
         self._init_lazy()
 
     def __repr__(self) -> str:
