@@ -90,7 +90,8 @@ with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_a
         scored = ddf.map_partitions(score_frame, meta=score_frame(ddf._meta))
         result = scored.compute()
         workers = client.run(lambda: __import__("os").getpid())
-        json.dump({"partitions": ddf.npartitions, "workers": len(set(workers.values()))}, open(out + ".json", "w"))
+        info = {"partitions": ddf.npartitions, "workers": len(set(workers.values()))}
+        json.dump(info, open(out + ".json", "w"))
 result.to_pickle(out)
 """
 
