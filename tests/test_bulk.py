@@ -130,6 +130,8 @@ def test_results_do_not_depend_on_the_thread_count_or_the_chunking(
     texts = all_dataset_texts[:5000]
     one = default_model.predict_proba(texts, n_threads=1)
     assert np.array_equal(default_model.predict_proba(texts, n_threads=3), one)
+    # fewer texts than one chunk still go to threads when asked
+    assert np.array_equal(default_model.predict_proba(texts[:1500], n_threads=2), one[:1500])
     monkeypatch.setattr(_linear, "CHUNK_TEXTS", 300)
     assert np.array_equal(default_model.predict_proba(texts, n_threads=2), one)
     scores = default_model.predictor.score(texts, n_threads=2)

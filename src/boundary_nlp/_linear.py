@@ -309,7 +309,7 @@ class LinearTextModel:
         never interact: the results are the same for any chunking and any thread count.
         """
         raw = as_texts(texts)
-        if terms or len(raw) <= CHUNK_TEXTS:
+        if terms or (len(raw) <= CHUNK_TEXTS and self.threads_for(len(raw), n_threads) == 1):
             return self._score_chunk(raw, terms, whole_only)
         parts = self._map_chunks(lambda chunk: self._score_chunk(chunk, False, whole_only), raw, n_threads)
         asks = None if parts[0].asks is None else [ask for part in parts for ask in part.asks]
@@ -380,7 +380,7 @@ class LinearTextModel:
         """
         if not normalized:
             return np.empty((0, len(self.classes)))
-        if len(normalized) > CHUNK_TEXTS:
+        if len(normalized) > CHUNK_TEXTS or self.threads_for(len(normalized), n_threads) > 1:
             return np.concatenate(self._map_chunks(self._decide_chunk, normalized, n_threads))
         return self._decide_chunk(normalized)
 
