@@ -19,7 +19,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 SOURCE = Path("src/boundary_nlp/_speedups.c")
 # no fused multiply-add and no fast-math: the C sums must round exactly like numpy's
-FLAGS = ["-O2", "-fPIC", "-ffp-contract=off", "-fno-fast-math"]
+FLAGS = ["-O2", "-fPIC", "-pthread", "-ffp-contract=off", "-fno-fast-math"]
 
 
 def compile_speedups(root: Path, output_dir: Path) -> Path:

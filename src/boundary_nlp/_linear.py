@@ -7,9 +7,12 @@ probabilities (and, when asked, the terms behind them); ``predict``, ``predict_p
 ``classify``, batch files, ``analyze``, the ledger and the service are views of it.
 
 Applying it needs numpy and the library's analyzers only, no scikit-learn and no pickle.
-The optional C module (``_speedups``) is a backend for one text at a time behind the same
-``score``: the same floating-point operations in the same order, so results are equal bit
-for bit (the tests compare both, and both against the scikit-learn pipeline).
+The optional C module (``_speedups``) is a backend behind the same ``score``: a batch
+kernel that scores a whole chunk of texts without the GIL (segmentation, n-grams, lookup,
+TF-IDF, decision values), so large batches run on every core through threads, and a
+one-text path for evidence. Both do the same floating-point operations in the same order as
+numpy, so results are equal bit for bit (the tests compare them, and all against the
+scikit-learn pipeline).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +43,9 @@ CHUNK_TEXTS = 2048
 # multiplies the very same floats); a larger count sends the text to the numpy path
 TF_TABLE_SIZE = 4096
 PARALLEL_MIN_TEXTS = 2000
+# batches of at least this many texts are scored by threads over chunks (with the C kernel,
+# which releases the GIL); smaller ones on the calling thread
+THREADS_MIN_TEXTS = 1024
 _UNICODE_SIZE = 0x110000
 
 HEADS = ("softmax", "logistic", "sigmoid_ovr")
@@ -64,6 +71,14 @@ class FeatureBlock:
     @property
     def is_word(self) -> bool:
         return isinstance(self.analyzer, WordNgrams)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the vocabulary is the terms again: rebuilt on unpickling, so models ship small
+        return {key: value for key, value in self.__dict__.items() if key != "vocabulary"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.vocabulary = {term: column for column, term in enumerate(self.terms)}
 
 
 @dataclass(frozen=True)
@@ -242,19 +257,21 @@ class LinearTextModel:
         return shifted / shifted.sum(axis=-1, keepdims=True)
 
     def _init_lazy(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: building the kernel reads the segmenter
         self._segmenter = None
         self._index: TermIndex | bool | None = None
         self._tf_table: np.ndarray | None = None
+        self._kernel: BatchKernel | bool | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for key in ("_lock", "_segmenter", "_index", "_tf_table"):
+        for key in ("_lock", "_segmenter", "_index", "_tf_table", "_kernel", "idf"):
             state.pop(key, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.idf = np.concatenate([block.idf for block in self.blocks]) if self.blocks else np.empty(0)
         self._init_lazy()
 
     def __repr__(self) -> str:
@@ -271,7 +288,13 @@ class LinearTextModel:
         return self._segmenter
 
     # -- the one scoring path -------------------------------------------------------
-    def score(self, texts: str | Iterable[str], terms: bool = False, whole_only: bool = False) -> Scores:
+    def score(
+        self,
+        texts: str | Iterable[str],
+        terms: bool = False,
+        whole_only: bool = False,
+        n_threads: int | None = None,
+    ) -> Scores:
         """Probabilities of many texts (rows in input order, columns in ``classes`` order).
 
         Texts are checked (``TypeError`` names a non-string), cut to ``max_chars`` and
@@ -279,8 +302,26 @@ class LinearTextModel:
         serious ask reaches the threshold takes that ask's probabilities; ``whole_only``
         scores whole texts only (what the scikit-learn pipeline computes). With ``terms`` the
         columns and TF-IDF values of each text's features come along, for evidence.
+
+        Texts are scored ``CHUNK_TEXTS`` at a time, so memory beyond the input and the
+        results stays bounded; ``n_threads`` (default: every core for batches of
+        ``THREADS_MIN_TEXTS`` or more when the C kernel runs) scores chunks in threads. Rows
+        never interact: the results are the same for any chunking and any thread count.
         """
         raw = as_texts(texts)
+        if terms or (len(raw) <= CHUNK_TEXTS and self.threads_for(len(raw), n_threads) == 1):
+            return self._score_chunk(raw, terms, whole_only)
+        parts = self._map_chunks(lambda chunk: self._score_chunk(chunk, False, whole_only), raw, n_threads)
+        asks = None if parts[0].asks is None else [ask for part in parts for ask in part.asks]
+        return Scores(
+            np.concatenate([part.proba for part in parts]),
+            [cut for part in parts for cut in part.truncated],
+            [reason for part in parts for reason in part.reasons],
+            None,
+            asks,
+        )
+
+    def _score_chunk(self, raw: list[str], terms: bool, whole_only: bool) -> Scores:
         clipped = [truncate(text, self.max_chars) for text in raw]
         normalized = [normalize(text) for text, _ in clipped]
         truncated = [cut for _, cut in clipped]
@@ -331,12 +372,24 @@ class LinearTextModel:
         proba = self.decide_proba([normalize(part) for part in parts])
         return Asks(np.asarray(owners, dtype=np.intp), parts, proba)
 
-    def decide_proba(self, normalized: list[str]) -> np.ndarray:
-        """Probabilities of already normalized whole texts (the batch engine behind ``score``)."""
+    def decide_proba(self, normalized: list[str], n_threads: int | None = None) -> np.ndarray:
+        """Probabilities of already normalized whole texts (the batch engine behind ``score``).
+
+        The C batch kernel when it runs for this model (see :class:`BatchKernel`), else numpy;
+        ``n_threads`` as in :meth:`score`.
+        """
         if not normalized:
             return np.empty((0, len(self.classes)))
+        if len(normalized) > CHUNK_TEXTS or self.threads_for(len(normalized), n_threads) > 1:
+            return np.concatenate(self._map_chunks(self._decide_chunk, normalized, n_threads))
+        return self._decide_chunk(normalized)
+
+    def _decide_chunk(self, normalized: list[str]) -> np.ndarray:
         if self.content:
             normalized = [content_text(text) for text in normalized]
+        kernel = self.batch_kernel()
+        if kernel is not None:
+            return self._probabilities(kernel.decisions(self, normalized))
         if len(normalized) < VECTORIZED_MIN_TEXTS and speedups.SPEEDUPS is not None:
             ones = [self._one_text_c(text) for text in normalized]
             if all(one is not None for one in ones):  # else one text needs numpy: all do
@@ -352,16 +405,48 @@ class LinearTextModel:
     def _empty_decision(self) -> np.ndarray:
         return np.empty((0, len(self.intercept)))
 
+    def threads_for(self, count: int, n_threads: int | None = None) -> int:
+        """How many threads score ``count`` texts: ``n_threads`` if given (-1: every core),
+        else every core for ``THREADS_MIN_TEXTS`` or more texts when the C kernel runs (the
+        numpy path holds the GIL, so threads would only take turns), else one."""
+        cores = os.cpu_count() or 1
+        if n_threads is not None:
+            return cores if n_threads < 0 else max(1, int(n_threads))
+        if count >= THREADS_MIN_TEXTS and self.batch_kernel() is not None:
+            return cores
+        return 1
+
+    def _map_chunks(self, work: Callable[[list], Any], items: list, n_threads: int | None) -> list:
+        """``work`` over consecutive chunks of ``items``, results in order; in threads when
+        :meth:`threads_for` says so (a chunk size that gives each thread several chunks)."""
+        threads = min(self.threads_for(len(items), n_threads), -(-len(items) // 64))
+        if getattr(_IN_WORKER, "active", False):
+            threads = 1  # already in one of our threads (rule 2's asks of a chunk): no pool in a pool
+        size = CHUNK_TEXTS
+        if threads > 1:
+            size = max(64, min(CHUNK_TEXTS, -(-len(items) // (threads * 4))))
+        chunks = (items[start : start + size] for start in range(0, len(items), size))
+        if threads <= 1:
+            return [work(chunk) for chunk in chunks]
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            # at most a few chunks in flight per thread: memory stays bounded for any input
+            return list(_bounded_map(pool, work, chunks, 2 * threads))
+
     # -- views --------------------------------------------------------------------------
-    def predict_proba(self, texts: str | Iterable[str], n_jobs: int | None = None) -> np.ndarray:
-        """Class probabilities; ``n_jobs`` > 1 (or -1) scores big batches in worker processes."""
+    def predict_proba(
+        self, texts: str | Iterable[str], n_jobs: int | None = None, n_threads: int | None = None
+    ) -> np.ndarray:
+        """Class probabilities; ``n_jobs`` > 1 (or -1) scores big batches in worker processes;
+        ``n_threads`` sets the threads (default: every core for large batches, see ``score``)."""
         if n_jobs not in (None, 0, 1):
             return self._parallel_proba(as_texts(texts), n_jobs)
-        return self.score(texts).proba
+        return self.score(texts, n_threads=n_threads).proba
 
-    def predict(self, texts: str | Iterable[str], n_jobs: int | None = None) -> np.ndarray:
+    def predict(
+        self, texts: str | Iterable[str], n_jobs: int | None = None, n_threads: int | None = None
+    ) -> np.ndarray:
         """Label strings, one per text."""
-        return self.classes[self.predict_proba(texts, n_jobs=n_jobs).argmax(axis=1)]
+        return self.classes[self.predict_proba(texts, n_jobs=n_jobs, n_threads=n_threads).argmax(axis=1)]
 
     def classify(
         self,
@@ -475,9 +560,7 @@ class LinearTextModel:
         module = speedups.SPEEDUPS
         if module is None:
             return None
-        if self._tf_table is None:
-            counts = np.arange(1, TF_TABLE_SIZE + 1, dtype=float)
-            self._tf_table = np.log(counts) + 1.0 if self.sublinear_tf else counts
+        tf_table = self.tf_table()
         tokens = None
         pairs = []
         for block in self.blocks:
@@ -491,7 +574,28 @@ class LinearTextModel:
             else:
                 columns = module.char_columns(text, block.vocabulary, low, high)
             pairs.append((columns, block.offset))
-        return module.tfidf_decision(tuple(pairs), self._tf_table, self.idf, self.coef, self.intercept)
+        return module.tfidf_decision(tuple(pairs), tf_table, self.idf, self.coef, self.intercept)
+
+    def tf_table(self) -> np.ndarray:
+        """tf weights of the counts 1..TF_TABLE_SIZE, computed by numpy for the C paths."""
+        if self._tf_table is None:
+            counts = np.arange(1, TF_TABLE_SIZE + 1, dtype=float)
+            self._tf_table = np.log(counts) + 1.0 if self.sublinear_tf else counts
+        return self._tf_table
+
+    def batch_kernel(self) -> BatchKernel | None:
+        """The C batch kernel of this model (built once), or None: no C module, or a
+        segmenter it cannot run (jieba with a custom dictionary: numpy then does the work)."""
+        if speedups.SPEEDUPS is None:
+            return None
+        if self._kernel is None:
+            with self._lock:
+                if self._kernel is None:
+                    self._kernel = BatchKernel.build(self) or False
+        kernel = self._kernel or None
+        if kernel is not None and kernel.module is not speedups.SPEEDUPS:
+            return None  # the switch was turned after the kernel was built
+        return kernel
 
     def _features_one(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(columns, values, decision row) of one normalized text: C when built, else numpy."""
@@ -551,6 +655,80 @@ class LinearTextModel:
         finally:
             _FORK_MODEL[0] = None
         return np.concatenate(parts)
+
+
+class BatchKernel:
+    """The C module's batch kernel for one model: its own copies of the vocabularies, idf,
+    coef, intercept, tf table and the segmenter dictionary's loaded entries, so a chunk of
+    texts is scored without the GIL. The dictionary is loaded by first character as texts
+    need it (``fastseg.BucketDictionary.ensure``) and new entries are copied to the kernel
+    before a chunk is scored."""
+
+    def __init__(self, module: Any, capsule: Any, dictionary: Any, outputs: int) -> None:
+        self.module = module
+        self.capsule = capsule
+        self.dictionary = dictionary
+        self.outputs = outputs
+        self._synced = 0
+        self._sync_lock = threading.Lock()
+
+    @classmethod
+    def build(cls, model: LinearTextModel) -> BatchKernel | None:
+        module = speedups.SPEEDUPS
+        if module is None or not hasattr(module, "kernel_new"):
+            return None
+        dictionary = None
+        if any(block.is_word for block in model.blocks):
+            from .fastseg import FastSegmenter, shipped_dictionary
+
+            if not isinstance(model.segmenter, FastSegmenter):
+                return None
+            dictionary = shipped_dictionary()
+        blocks = tuple(
+            (block.is_word, *map(int, block.analyzer.ngram_range), block.offset, list(block.terms))
+            for block in model.blocks
+        )
+        unknown = dictionary.unknown_score if dictionary is not None else 0.0
+        capsule = module.kernel_new(blocks, model.tf_table(), model.idf, model.coef, model.intercept, unknown)
+        return cls(module, capsule, dictionary, len(model.intercept))
+
+    def decisions(self, model: LinearTextModel, texts: list[str]) -> np.ndarray:
+        """Decision values of texts as the model reads them (normalized, content applied)."""
+        if self.dictionary is not None:
+            self.dictionary.ensure("".join(texts))
+            if len(self.dictionary.entries) != self._synced:
+                with self._sync_lock:
+                    entries = self.dictionary.entries
+                    self._synced = self.module.kernel_sync(self.capsule, entries, self._synced)
+        out = np.empty((len(texts), self.outputs))
+        beyond = self.module.kernel_score(self.capsule, texts, out)
+        if beyond:  # a count beyond the tf table: numpy scores those texts
+            out[beyond] = model._decisions([texts[row] for row in beyond])
+        return out
+
+
+_IN_WORKER = threading.local()
+
+
+def _in_worker(work: Callable, item: Any) -> Any:
+    _IN_WORKER.active = True
+    try:
+        return work(item)
+    finally:
+        _IN_WORKER.active = False
+
+
+def _bounded_map(pool: ThreadPoolExecutor, work: Callable, items: Iterable, ahead: int) -> Iterable:
+    """``pool.map(work, items)`` with at most ``ahead`` items submitted and not yet taken."""
+    from collections import deque
+
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.submit(_in_worker, work, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 @dataclass

@@ -14,7 +14,8 @@ from typing import IO, Any
 from ._files import atomic_write, escape_formula, refuse_same_file
 from .data import DataError, RowFault, lookup_encoding, read_records
 
-CHUNK = 256
+# rows scored per call: large enough that the predictor scores a chunk in threads
+CHUNK = 4096
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

@@ -118,17 +118,22 @@ class PredictorViews:
     :class:`~boundary_nlp._linear.LinearTextModel` (returned by ``_predictor()``): the
     estimator and the loaded model answer through the same predictor."""
 
-    def predict_proba(self, texts: str | Iterable[str], n_jobs: int | None = None) -> np.ndarray:
+    def predict_proba(
+        self, texts: str | Iterable[str], n_jobs: int | None = None, n_threads: int | None = None
+    ) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``.
 
-        ``n_jobs`` > 1 (or -1 for every core) scores large batches in worker processes;
-        the result is the same as with one process.
+        Large batches are scored in threads on every core by default (with the C module;
+        ``n_threads`` sets how many, 1 for none); ``n_jobs`` > 1 (or -1 for every core)
+        uses worker processes instead. The result is the same either way.
         """
-        return self._predictor().predict_proba(texts, n_jobs=n_jobs)
+        return self._predictor().predict_proba(texts, n_jobs=n_jobs, n_threads=n_threads)
 
-    def predict(self, texts: str | Iterable[str], n_jobs: int | None = None) -> np.ndarray:
+    def predict(
+        self, texts: str | Iterable[str], n_jobs: int | None = None, n_threads: int | None = None
+    ) -> np.ndarray:
         """Label strings, one per text."""
-        return self._predictor().predict(texts, n_jobs=n_jobs)
+        return self._predictor().predict(texts, n_jobs=n_jobs, n_threads=n_threads)
 
     def classify(
         self,

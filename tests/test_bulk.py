@@ -1,0 +1,169 @@
+"""Bulk scoring: the C batch kernel behind ``decide_proba``, threads, bounded memory, pickling.
+
+The kernel must give the numpy path's probabilities bit for bit (``speedups.SPEEDUPS = None``
+turns every C path off), on every dataset row and on generated text, for the shipped model
+and for freshly fitted ones (content-only features and rule 2; a custom user dictionary,
+which the kernel declines).
+"""
+
+from __future__ import annotations
+
+import pickle
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from boundary_nlp import speedups
+from boundary_nlp.model import BoundaryClassifier
+from boundary_nlp.text import normalize
+
+needs_c = pytest.mark.skipif(speedups.SPEEDUPS is None, reason="the C module is not built here")
+
+
+def _numpy_proba(model, texts, monkeypatch, **kwargs):
+    with monkeypatch.context() as patch:
+        patch.setattr(speedups, "SPEEDUPS", None)
+        return model.predict_proba(texts, **kwargs)
+
+
+@needs_c
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_batch_kernel_equals_numpy_bit_for_bit_on_every_dataset_row(
+    default_model, all_dataset_texts, monkeypatch, n_threads
+):
+    predictor = default_model.predictor
+    assert predictor.batch_kernel() is not None
+    kernel = default_model.predict_proba(all_dataset_texts, n_threads=n_threads)
+    reference = _numpy_proba(default_model, all_dataset_texts, monkeypatch)
+    differing = int((kernel != reference).any(axis=1).sum())
+    assert differing == 0, f"{differing} of {len(all_dataset_texts)} rows differ"
+
+
+@needs_c
+def test_batch_kernel_equals_numpy_for_a_fitted_content_model_with_rule_two(
+    small_model, all_dataset_texts, monkeypatch
+):
+    predictor = small_model.model_
+    assert predictor.content and predictor.escalation is not None
+    assert predictor.batch_kernel() is not None
+    texts = all_dataset_texts[::3]
+    assert np.array_equal(
+        small_model.predict_proba(texts, n_threads=2), _numpy_proba(small_model, texts, monkeypatch)
+    )
+    # the kernel reads what numpy reads: content_text is applied before both
+    normalized = [normalize(text) for text in texts[:500]]
+    with monkeypatch.context() as patch:
+        patch.setattr(speedups, "SPEEDUPS", None)
+        reference = predictor.decide_proba(normalized)
+    assert np.array_equal(predictor.decide_proba(normalized), reference)
+
+
+TEXT = st.text(
+    alphabet=st.characters(codec=None, categories=None, exclude_categories=())
+    | st.sampled_from(list("帮我取快递改验收报告日期签字的了吗abc123 .-_%#&+，。！？😀\u200b\ud800")),
+    max_size=60,
+)
+
+
+@needs_c
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(TEXT, min_size=1, max_size=40))
+def test_batch_kernel_equals_numpy_on_generated_text(default_model, small_model, monkeypatch, texts):
+    for model in (default_model, small_model):
+        normalized = [normalize(text) for text in texts]
+        predictor = model._predictor()
+        expected = predictor.decide_proba(normalized)
+        with monkeypatch.context() as patch:
+            patch.setattr(speedups, "SPEEDUPS", None)
+            reference = predictor.decide_proba(normalized)
+        assert np.array_equal(expected, reference)
+
+
+@needs_c
+def test_a_count_beyond_the_tf_table_in_a_batch_is_scored_by_numpy(default_model, monkeypatch):
+    from boundary_nlp._linear import TF_TABLE_SIZE
+
+    predictor = default_model.predictor
+    texts = ["帮我取个快递", "好" * (TF_TABLE_SIZE + 10), "麻烦把验收报告的日期改成上个月的"]
+    normalized = [normalize(text) for text in texts]
+    with monkeypatch.context() as patch:
+        patch.setattr(speedups, "SPEEDUPS", None)
+        reference = predictor.decide_proba(normalized)
+    assert np.array_equal(predictor.decide_proba(normalized), reference)
+
+
+def test_a_custom_user_dictionary_model_falls_back_to_numpy_with_the_same_results(
+    tmp_path, small_training_set, dev_rows, monkeypatch
+):
+    userdict = tmp_path / "words.txt"
+    userdict.write_text("验收报告 50\n取快递 30\n", encoding="utf-8")
+    texts, labels = small_training_set
+    model = BoundaryClassifier(C=10, userdict=str(userdict), escalate_label=None).fit(texts, labels)
+    predictor = model.model_
+    assert predictor.batch_kernel() is None  # jieba with the user's words: the kernel declines
+    assert predictor.threads_for(100_000) == 1  # and no threads that would only take turns
+    sample = [row["text"] for row in dev_rows[:1200]]
+    proba = model.predict_proba(sample)
+    assert np.array_equal(proba, _numpy_proba(model, sample, monkeypatch))
+    assert np.abs(proba - model.pipeline_.predict_proba(sample)).max() <= 1e-9
+
+
+@needs_c
+def test_large_batches_use_every_core_by_default_and_small_ones_one_thread(default_model):
+    import os
+
+    predictor = default_model.predictor
+    assert predictor.threads_for(10) == 1
+    assert predictor.threads_for(100_000) == (os.cpu_count() or 1)
+    assert predictor.threads_for(100_000, n_threads=1) == 1
+    assert predictor.threads_for(5, n_threads=-1) == (os.cpu_count() or 1)
+
+
+def test_results_do_not_depend_on_the_thread_count_or_the_chunking(
+    default_model, all_dataset_texts, monkeypatch
+):
+    from boundary_nlp import _linear
+
+    texts = all_dataset_texts[:5000]
+    one = default_model.predict_proba(texts, n_threads=1)
+    assert np.array_equal(default_model.predict_proba(texts, n_threads=3), one)
+    # fewer texts than one chunk still go to threads when asked
+    assert np.array_equal(default_model.predict_proba(texts[:1500], n_threads=2), one[:1500])
+    monkeypatch.setattr(_linear, "CHUNK_TEXTS", 300)
+    assert np.array_equal(default_model.predict_proba(texts, n_threads=2), one)
+    scores = default_model.predictor.score(texts, n_threads=2)
+    assert len(scores.reasons) == len(scores.truncated) == len(texts)
+
+
+def test_predict_proba_memory_beyond_the_results_does_not_grow_with_the_batch(default_model, dev_rows):
+    base = [row["text"] for row in dev_rows]
+    default_model.predict_proba(base)  # dictionary buckets and lookup tables built outside the count
+
+    def peak(count: int) -> int:
+        texts = [f"{base[i % len(base)]}{i}" for i in range(count)]
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        default_model.predict_proba(texts)
+        peak = tracemalloc.get_traced_memory()[1] - before
+        tracemalloc.stop()
+        return peak
+
+    small, large = peak(10_000), peak(40_000)
+    # per text the results take 3 floats, a flag and a reason (about 50 bytes); anything
+    # holding whole-batch features would be kilobytes per text
+    assert large - small < 30_000 * 200, (small, large)
+
+
+def test_models_pickle_small_and_score_the_same_after(default_model, dev_rows):
+    from boundary_nlp.persistence import default_model_path
+
+    texts = [row["text"] for row in dev_rows[:3000]]
+    expected = default_model.predict_proba(texts)  # builds the kernel and lookup tables
+    data = pickle.dumps(default_model)
+    # only the model's own data travels, not the kernel, the dictionary or lookup tables
+    assert len(data) < 3 * default_model_path().stat().st_size
+    assert np.array_equal(pickle.loads(data).predict_proba(texts), expected)
