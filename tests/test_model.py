@@ -706,3 +706,12 @@ def test_ask_rows_add_the_asks_of_multi_ask_messages_below_the_most_serious_labe
     more_texts, more_labels = _with_ask_rows(texts, labels, "prohibited")
     assert more_texts == [*texts, "周报发我", "另外帮我取个快递"]
     assert list(more_labels) == ["courtesy", "prohibited", "in_scope", "courtesy", "courtesy"]
+
+
+def test_ask_rows_only_apply_when_the_most_serious_label_is_among_the_labels():
+    """Binary sentiment data has no 'prohibited': its multi-sentence rows must not be split."""
+    texts = ["菜很好吃。送得也快", "太难吃了。再也不点了", "一般般", "很好"] * 3
+    labels = ["1", "0", "0", "1"] * 3
+    with_rows = BoundaryClassifier().fit(texts, labels)
+    without = BoundaryClassifier(ask_rows=False).fit(texts, labels)
+    assert np.array_equal(with_rows.predict_proba(texts), without.predict_proba(texts))

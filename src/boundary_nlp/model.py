@@ -101,7 +101,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         if len(set(labels.tolist())) < 2:
             raise ValueError("fit() needs at least two different labels")
         given = labels
-        if self.ask_rows and self.escalate_label is not None:
+        if self.ask_rows and self.escalate_label is not None and self.escalate_label in set(labels.tolist()):
             texts, labels = _with_ask_rows(texts, labels, self.escalate_label)
         # a custom dictionary is read now and carried by the model, so a saved model does not
         # depend on the file's path
