@@ -691,16 +691,16 @@ def _failed(case: _Case, original_label: str | None, label: str) -> bool:
 
 def default_corpus_files() -> list[Path]:
     """``datasets/dev.csv`` and ``datasets/test.csv`` of the source checkout this package runs
-    from (an editable install); an installed wheel has no corpus, so pass texts instead."""
-    root = Path(__file__).resolve().parents[2] / "datasets"
-    files = [root / "dev.csv", root / "test.csv"]
-    missing = [str(path) for path in files if not path.is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"no corpus files at {', '.join(missing)}: pass texts to run_behaviour "
-            "(CLI: --data dev.csv --data test.csv)"
-        )
-    return files
+    from (an editable install), else of the current folder (an installed package run from a
+    checkout); otherwise pass texts instead."""
+    for root in (Path(__file__).resolve().parents[2] / "datasets", Path.cwd() / "datasets"):
+        files = [root / "dev.csv", root / "test.csv"]
+        if all(path.is_file() for path in files):
+            return files
+    raise FileNotFoundError(
+        "no datasets/dev.csv and datasets/test.csv beside the package or in the current folder: "
+        "pass texts to run_behaviour (CLI: --data dev.csv --data test.csv)"
+    )
 
 
 def load_texts(paths: Iterable[str | Path], encoding: str = "utf-8") -> tuple[list[str], list[str]]:
