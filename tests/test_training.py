@@ -88,3 +88,11 @@ def test_cli_train_works_with_the_training_file_alone(tiny_files, tmp_path):
     model = load_model(out)
     assert model.predict(["帮我取个快递"])[0] in {"courtesy", "in_scope", "prohibited"}
     assert "simplest" in model.card and out.with_suffix(".md").read_text(encoding="utf-8") == model.card
+
+
+def test_label_sets_without_prohibited_get_no_rule_two_threshold(tmp_path):
+    rows = [[text, "yes" if label == "courtesy" else "no"] for text, label in TINY_DATA]
+    path = write_csv(tmp_path / "binary.csv", ["text", "label"], rows)
+    result = train(path, None, None, candidates=SMALL_CANDIDATES[:1], folds=2, repeats=1, n_jobs=1)
+    assert result.params["escalate_threshold"] is None
+    assert [row["threshold"] for row in result.escalation_search] == [None]

@@ -216,7 +216,9 @@ def train(
     log(f"chosen (simplest within one standard error of the best): {params}")
 
     escalation_search = []
-    for threshold in ESCALATION_CANDIDATES:
+    # rule 2 needs the guide's most serious label; other label sets score whole messages only
+    escalations = ESCALATION_CANDIDATES if TIE_BREAK_LABEL in set(labels) else (None,)
+    for threshold in escalations:
         scores, oof = _escalated_scores(by_candidate[chosen], splits, gold, threshold)
         mean, se = _summary(scores)
         directional = _directional_rate(by_candidate[chosen], threshold)
