@@ -468,9 +468,7 @@ class LinearTextModel:
             index = int(proba.argmax())
             label = str(self.classes[index])
             confidence = float(proba[index])
-            reason = scores.reasons[row]
-            if reason is None and threshold is not None and confidence < threshold:
-                reason = "low_confidence"
+            reason = uncertainty(scores.reasons[row], confidence, threshold)
             evidence = ()
             if scores.terms is not None and scores.reasons[row] is None:
                 columns, values = scores.terms[row]
@@ -729,6 +727,14 @@ def _bounded_map(pool: ThreadPoolExecutor, work: Callable, items: Iterable, ahea
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
+
+
+def uncertainty(reason: str | None, confidence: float, threshold: float | None) -> str | None:
+    """Why a prediction is uncertain: the text's own reason (empty, no content, not Chinese),
+    else ``"low_confidence"`` below ``threshold``, else ``None``. Every view uses this rule."""
+    if reason is None and threshold is not None and confidence < threshold:
+        return "low_confidence"
+    return reason
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ._linear import uncertainty
 from .batch import _row_error, output_columns
 from .labels import chinese_name
 
@@ -64,10 +65,7 @@ def score_frame(
         scores = predictor.score([values[row] for row in usable], n_threads=n_threads)
         proba[usable] = scores.proba
         for position, row in enumerate(usable):
-            reason = scores.reasons[position]
-            confidence = scores.proba[position].max()
-            if reason is None and threshold is not None and confidence < threshold:
-                reason = "low_confidence"
+            reason = uncertainty(scores.reasons[position], float(scores.proba[position].max()), threshold)
             reasons[row] = reason or ""
     scored = np.zeros(n, dtype=bool)
     scored[usable] = True
