@@ -167,3 +167,48 @@ def test_models_pickle_small_and_score_the_same_after(default_model, dev_rows):
     # only the model's own data travels, not the kernel, the dictionary or lookup tables
     assert len(data) < 3 * default_model_path().stat().st_size
     assert np.array_equal(pickle.loads(data).predict_proba(texts), expected)
+
+
+@needs_c
+def test_a_loaded_model_scores_and_explains_with_c_without_building_python_vocabularies():
+    """The cold-start path: the kernel reads the joined terms, so a fresh model predicts (and
+    classify gives evidence) without a term -> column dictionary per block."""
+    from boundary_nlp import load_model
+
+    predictor = load_model().predictor
+    predictor.predict_proba(["帮我把合同金额改一下，另外周末能请你吃饭吗"])
+    prediction = predictor.classify("请把周报发我")
+    assert prediction.evidence
+    assert all(block._vocabulary is None for block in predictor.blocks)
+
+
+@needs_c
+def test_the_kernel_refuses_terms_that_repeat_or_miscount(default_model):
+    predictor = default_model.predictor
+    module = speedups.SPEEDUPS
+    idf = np.ones(3)
+    coef = np.zeros((3, 2))
+    intercept = np.zeros(2)
+    tf = predictor.tf_table()
+    with pytest.raises(ValueError, match="repeats"):
+        module.kernel_new(((False, 1, 2, 0, 3, "帮\n改\n帮"),), tf, idf, coef, intercept, None)
+    with pytest.raises(ValueError, match="not 3 lines"):
+        module.kernel_new(((False, 1, 2, 0, 3, "帮\n改"),), tf, idf, coef, intercept, None)
+    with pytest.raises(ValueError, match="not 3 lines"):
+        module.kernel_new(((False, 1, 2, 0, 3, "帮\n改\n签\n删"),), tf, idf, coef, intercept, None)
+    capsule = module.kernel_new(((False, 1, 2, 0, 3, "帮\n改\n签"),), tf, idf, coef, intercept, None)
+    assert capsule is not None
+
+
+def test_feature_blocks_from_joined_terms_equal_blocks_from_a_list(default_model):
+    from boundary_nlp._linear import FeatureBlock
+
+    block = default_model.predictor.blocks[0]
+    joined = FeatureBlock(block.name, block.analyzer, block.joined, block.idf, block.offset)
+    listed = FeatureBlock(block.name, block.analyzer, list(block.terms), block.idf, block.offset)
+    assert joined.terms == listed.terms and joined.vocabulary == listed.vocabulary
+    assert pickle.loads(pickle.dumps(listed)).terms == block.terms
+    with pytest.raises(ValueError, match="terms are not unique"):
+        FeatureBlock("x", block.analyzer, "帮\n帮", np.ones(2), 0).vocabulary
+    with pytest.raises(ValueError, match="line break"):
+        FeatureBlock("x", block.analyzer, ["帮\n改"], np.ones(1), 0)

@@ -605,7 +605,7 @@ def test_a_count_beyond_the_tf_table_falls_back_to_numpy(default_model):
     predictor = default_model.predictor
     text = "好" * (TF_TABLE_SIZE + 10)
     if SPEEDUPS is not None:
-        assert predictor._one_text_c(text) is None
+        assert predictor.batch_kernel().features(text) is None
     reference = predictor.decide_proba([text, "好"])[:1]  # two texts: no one-text path
     assert np.array_equal(predictor.decide_proba([text]), reference)
 

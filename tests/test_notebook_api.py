@@ -21,7 +21,7 @@ import pytest
 from _tiny import TINY_DATA, tiny_model
 
 from boundary_nlp import Evaluation, load_model, save_model
-from boundary_nlp.data import file_sha256
+from boundary_nlp._files import file_sha256
 from boundary_nlp.evaluation import distinctive_terms, evaluate_predictions, threshold_tradeoff
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .advice import Advice
-from .data import CheckReport, check, load_dataset
 from .errors import (
     BoundaryNLPError,
     DataError,
@@ -22,7 +21,6 @@ from .errors import (
     ModelVersionWarning,
     PickleSecurityWarning,
 )
-from .evaluation import Evaluation, evaluate
 from .inputs import DEFAULT_MAX_CHARS
 from .labels import LABELS, Label
 from .persistence import BoundaryModel, load_legacy_model, load_model, save_model
@@ -30,6 +28,8 @@ from .prediction import Evidence, Prediction
 
 if TYPE_CHECKING:
     from .analysis import Analysis, AskPart
+    from .data import CheckReport, check, load_dataset
+    from .evaluation import Evaluation, evaluate
     from .ledger import DegreeStatus, FavorLedger
     from .model import BoundaryClassifier
 
@@ -68,6 +68,11 @@ __all__ = [
 
 _LAZY = {
     "BoundaryClassifier": "model",
+    "CheckReport": "data",
+    "check": "data",
+    "load_dataset": "data",
+    "Evaluation": "evaluation",
+    "evaluate": "evaluation",
     "Analysis": "analysis",
     "AskPart": "analysis",
     "DegreeStatus": "ledger",
@@ -75,7 +80,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    # scikit-learn takes seconds to import: load training and extras only when asked for
+    # scikit-learn takes seconds to import, and data checks and evaluation are not needed to
+    # predict: load them only when asked for (a fresh process predicts sooner)
     if name == "FavorLedger":
         return _favor_ledger_class()
     if name in _LAZY:

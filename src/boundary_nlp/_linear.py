@@ -52,33 +52,84 @@ HEADS = ("softmax", "logistic", "sigmoid_ovr")
 
 
 class FeatureBlock:
-    """One TF-IDF block: its analyzer, its terms in column order, idf, first column."""
+    """One TF-IDF block: its analyzer, its terms in column order, idf, first column.
+
+    ``terms`` is a list of strings or the terms joined by ``"\n"`` (as a model file stores
+    them; a term never holds a line break). The list and the term -> column dictionary are
+    built the first time something needs them: the C kernel reads the joined form directly,
+    so a loaded model that scores with it never builds either (a fast start, less memory).
+    """
 
     def __init__(
-        self, name: str, analyzer: WordNgrams | CharNgrams, terms: list[str], idf: np.ndarray, offset: int
+        self,
+        name: str,
+        analyzer: WordNgrams | CharNgrams,
+        terms: list[str] | str,
+        idf: np.ndarray,
+        offset: int,
     ) -> None:
-        if len(terms) != len(idf):
-            raise ValueError(f"block {name!r}: {len(terms)} terms but {len(idf)} idf values")
         self.name = name
         self.analyzer = analyzer
-        self.terms = terms
         self.idf = np.ascontiguousarray(idf, dtype=float)
         self.offset = offset
-        self.vocabulary = dict(zip(terms, range(len(terms))))  # twice as fast as a comprehension
-        if len(self.vocabulary) != len(terms):
-            raise ValueError(f"block {name!r}: terms are not unique")
+        if isinstance(terms, str):
+            self._joined: str | None = terms
+            self._terms: list[str] | None = None
+            size = terms.count("\n") + 1 if terms else 0
+        else:
+            self._joined = None
+            self._terms = list(terms)
+            size = len(self._terms)
+            if any("\n" in term for term in self._terms):
+                raise ValueError(f"block {name!r}: a term holds a line break")
+        if size != len(self.idf):
+            raise ValueError(f"block {name!r}: {size} terms but {len(self.idf)} idf values")
+        self._vocabulary: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.idf)
+
+    @property
+    def terms(self) -> list[str]:
+        if self._terms is None:
+            self._terms = self._joined.split("\n") if self._joined else []
+        return self._terms
+
+    @property
+    def joined(self) -> str:
+        """The terms joined by ``"\n"``."""
+        if self._joined is None:
+            self._joined = "\n".join(self._terms)
+        return self._joined
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """term -> column within the block; ``ValueError`` if a term repeats."""
+        if self._vocabulary is None:
+            vocabulary = dict(zip(self.terms, range(len(self.terms))))  # faster than a comprehension
+            if len(vocabulary) != len(self.terms):
+                raise ValueError(f"block {self.name!r}: terms are not unique")
+            self._vocabulary = vocabulary
+        return self._vocabulary
 
     @property
     def is_word(self) -> bool:
         return isinstance(self.analyzer, WordNgrams)
 
     def __getstate__(self) -> dict[str, Any]:
-        # the vocabulary is the terms again: rebuilt on unpickling, so models ship small
-        return {key: value for key, value in self.__dict__.items() if key != "vocabulary"}
+        # one string pickles smaller and faster than a list; the rest is rebuilt when needed
+        return {
+            "name": self.name,
+            "analyzer": self.analyzer,
+            "idf": self.idf,
+            "offset": self.offset,
+            "_joined": self.joined,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.vocabulary = {term: column for column, term in enumerate(self.terms)}
+        self._terms = None
+        self._vocabulary = None
 
 
 @dataclass(frozen=True)
@@ -193,7 +244,7 @@ class LinearTextModel:
         self.base_rates = dict(base_rates) if base_rates else None
         self.label_shares = dict(label_shares) if label_shares else None
         self._shift = self._prior_shift()
-        width = sum(len(block.terms) for block in blocks)
+        width = sum(len(block) for block in blocks)
         if self.coef.shape != (width, len(self.intercept)):
             raise ValueError(f"coef has shape {self.coef.shape}, expected ({width}, {len(self.intercept)})")
         binary_column = head.kind == "logistic" or (head.kind == "sigmoid_ovr" and len(self.classes) == 2)
@@ -275,7 +326,7 @@ class LinearTextModel:
         self._init_lazy()
 
     def __repr__(self) -> str:
-        blocks = ", ".join(f"{b.name}:{len(b.terms)}" for b in self.blocks)
+        blocks = ", ".join(f"{b.name}:{len(b)}" for b in self.blocks)
         return f"LinearTextModel(classes={list(self.classes)}, blocks=[{blocks}], head={self.head.kind!r})"
 
     # -- the segmenter ----------------------------------------------------------------
@@ -390,12 +441,6 @@ class LinearTextModel:
         kernel = self.batch_kernel()
         if kernel is not None:
             return self._probabilities(kernel.decisions(self, normalized))
-        if len(normalized) < VECTORIZED_MIN_TEXTS and speedups.SPEEDUPS is not None:
-            ones = [self._one_text_c(text) for text in normalized]
-            if all(one is not None for one in ones):  # else one text needs numpy: all do
-                if len(ones) == 1:
-                    return self._probabilities(np.frombuffer(ones[0][2], dtype=float)[None, :])
-                return self._probabilities(np.vstack([np.frombuffer(one[2], dtype=float) for one in ones]))
         parts = [
             self._probabilities(self._decisions(normalized[start : start + CHUNK_TEXTS]))
             for start in range(0, len(normalized), CHUNK_TEXTS)
@@ -552,28 +597,6 @@ class LinearTextModel:
             decision[:, k] = np.bincount(rows, weights=weighted[:, k], minlength=n)
         return decision + self.intercept
 
-    def _one_text_c(self, text: str) -> tuple[bytes, bytes, bytes] | None:
-        """(columns, TF-IDF values, decision values) of one normalized text as raw bytes, by
-        the C module; ``None`` without it or for a count beyond the tf table."""
-        module = speedups.SPEEDUPS
-        if module is None:
-            return None
-        tf_table = self.tf_table()
-        tokens = None
-        pairs = []
-        for block in self.blocks:
-            low, high = block.analyzer.ngram_range
-            if block.is_word:
-                if tokens is None:
-                    tokens = self.segmenter.cut(text)
-                    if not isinstance(tokens, list):
-                        tokens = list(tokens)
-                columns = module.word_columns(tokens, block.vocabulary, low, high)
-            else:
-                columns = module.char_columns(text, block.vocabulary, low, high)
-            pairs.append((columns, block.offset))
-        return module.tfidf_decision(tuple(pairs), tf_table, self.idf, self.coef, self.intercept)
-
     def tf_table(self) -> np.ndarray:
         """tf weights of the counts 1..TF_TABLE_SIZE, computed by numpy for the C paths."""
         if self._tf_table is None:
@@ -596,8 +619,10 @@ class LinearTextModel:
         return kernel
 
     def _features_one(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(columns, values, decision row) of one normalized text: C when built, else numpy."""
-        one = self._one_text_c(text)
+        """(columns, values, decision row) of one text as the model reads it: the C kernel
+        when it runs for this model, else numpy."""
+        kernel = self.batch_kernel()
+        one = None if kernel is None else kernel.features(text)
         if one is not None:
             columns, values, decision = one
             return (
@@ -656,53 +681,55 @@ class LinearTextModel:
 
 
 class BatchKernel:
-    """The C module's batch kernel for one model: its own copies of the vocabularies, idf,
-    coef, intercept, tf table and the segmenter dictionary's loaded entries, so a chunk of
-    texts is scored without the GIL. The dictionary is loaded by first character as texts
-    need it (``fastseg.BucketDictionary.ensure``) and new entries are copied to the kernel
-    before a chunk is scored."""
+    """The C module's kernel for one model: its own copies of the vocabularies (read from
+    the joined terms, no Python dictionary), views of idf, coef, intercept and tf table, a
+    reference to the process's C segmenter (``fastseg.NativeDictionary``) when the model
+    reads words, so a chunk of texts is scored without the GIL. The segmenter's dictionary is
+    loaded by first character as texts need it, before a chunk is scored."""
 
-    def __init__(self, module: Any, capsule: Any, dictionary: Any, outputs: int) -> None:
+    def __init__(self, module: Any, capsule: Any, native: Any, outputs: int) -> None:
         self.module = module
         self.capsule = capsule
-        self.dictionary = dictionary
+        self.native = native  # fastseg.NativeDictionary when the model reads words, else None
         self.outputs = outputs
-        self._synced = 0
-        self._sync_lock = threading.Lock()
 
     @classmethod
     def build(cls, model: LinearTextModel) -> BatchKernel | None:
         module = speedups.SPEEDUPS
         if module is None or not hasattr(module, "kernel_new"):
             return None
-        dictionary = None
+        native = None
         if any(block.is_word for block in model.blocks):
-            from .fastseg import FastSegmenter, shipped_dictionary
+            from .fastseg import FastSegmenter, native_dictionary
 
             if not isinstance(model.segmenter, FastSegmenter):
                 return None
-            dictionary = shipped_dictionary()
+            native = native_dictionary()
         blocks = tuple(
-            (block.is_word, *map(int, block.analyzer.ngram_range), block.offset, list(block.terms))
+            (block.is_word, *map(int, block.analyzer.ngram_range), block.offset, len(block), block.joined)
             for block in model.blocks
         )
-        unknown = dictionary.unknown_score if dictionary is not None else 0.0
-        capsule = module.kernel_new(blocks, model.tf_table(), model.idf, model.coef, model.intercept, unknown)
-        return cls(module, capsule, dictionary, len(model.intercept))
+        capsule = module.kernel_new(
+            blocks, model.tf_table(), model.idf, model.coef, model.intercept, native and native.capsule
+        )
+        return cls(module, capsule, native, len(model.intercept))
 
     def decisions(self, model: LinearTextModel, texts: list[str]) -> np.ndarray:
         """Decision values of texts as the model reads them (normalized, content applied)."""
-        if self.dictionary is not None:
-            self.dictionary.ensure("".join(texts))
-            if len(self.dictionary.entries) != self._synced:
-                with self._sync_lock:
-                    entries = self.dictionary.entries
-                    self._synced = self.module.kernel_sync(self.capsule, entries, self._synced)
+        if self.native is not None:
+            self.native.ensure("".join(texts))
         out = np.empty((len(texts), self.outputs))
         beyond = self.module.kernel_score(self.capsule, texts, out)
         if beyond:  # a count beyond the tf table: numpy scores those texts
             out[beyond] = model._decisions([texts[row] for row in beyond])
         return out
+
+    def features(self, text: str) -> tuple[bytes, bytes, bytes] | None:
+        """(columns, TF-IDF values, decision values) of one text as raw bytes; None for a
+        count beyond the tf table (numpy then does it)."""
+        if self.native is not None:
+            self.native.ensure(text)
+        return self.module.kernel_features(self.capsule, text)
 
 
 _IN_WORKER = threading.local()

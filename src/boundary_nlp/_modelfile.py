@@ -47,11 +47,9 @@ def model_file_bytes(model: LinearTextModel, metadata: dict[str, Any], card: str
     members: dict[str, bytes] = {"coef.npy": _npy(model.coef), "intercept.npy": _npy(model.intercept)}
     blocks = []
     for i, block in enumerate(model.blocks):
-        if any("\n" in term for term in block.terms):
-            raise ValueError(f"block {block.name!r} has a term with a newline; normalize texts first")
-        members[f"blocks/{i}/terms.txt"] = "\n".join(block.terms).encode("utf-8")
+        members[f"blocks/{i}/terms.txt"] = block.joined.encode("utf-8")  # no term holds a line break
         members[f"blocks/{i}/idf.npy"] = _npy(block.idf)
-        blocks.append({"name": block.name, "analyzer": block.analyzer.to_spec(), "size": len(block.terms)})
+        blocks.append({"name": block.name, "analyzer": block.analyzer.to_spec(), "size": len(block)})
     if card is not None:
         members[CARD] = card.encode("utf-8")
     manifest = {
@@ -182,15 +180,15 @@ def _build(manifest: dict[str, Any], members: dict[str, bytes]) -> LinearTextMod
     blocks = []
     offset = 0
     for i, spec in enumerate(manifest["blocks"]):
-        text = members[f"blocks/{i}/terms.txt"].decode("utf-8")
-        terms = text.split("\n") if spec["size"] else []
-        if len(terms) != spec["size"]:
-            raise ValueError(f"block {i} lists {len(terms)} terms, the manifest says {spec['size']}")
+        terms = members[f"blocks/{i}/terms.txt"].decode("utf-8")
+        size = terms.count("\n") + 1 if terms else 0
+        if size != spec["size"]:
+            raise ValueError(f"block {i} lists {size} terms, the manifest says {spec['size']}")
         idf = _array(members, f"blocks/{i}/idf.npy", 1)
         blocks.append(
             FeatureBlock(str(spec["name"]), analyzer_from_spec(spec["analyzer"]), terms, idf, offset)
         )
-        offset += len(terms)
+        offset += size
     segmenter = manifest["segmenter"]
     if not isinstance(segmenter, dict):
         raise TypeError("segmenter must be an object")

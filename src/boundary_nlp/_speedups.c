@@ -1,10 +1,22 @@
-/* Optional C versions of the per-text hot loops of boundary_nlp (fastseg, compiled).
+/* The optional C backend of boundary_nlp: jieba's route over the shipped dictionary and the
+ * batch kernel that scores texts without the GIL.
  *
- * Each function computes exactly what its pure-Python counterpart computes: the same
- * tokens, the same columns, and the same floating-point operations in the same order
- * (the module is compiled with -ffp-contract=off, so no fused multiply-add changes a
- * rounding). The tests compare both paths over the whole corpus. When the module is not
- * built (no C compiler at install time), the library uses the Python code.
+ * Everything here computes exactly what the pure-Python code computes: the same tokens as
+ * fastseg._cut_python, and for each text the same columns and the same floating-point
+ * operations in the same order as LinearTextModel.tfidf + _decisions_from_tfidf (the module
+ * is compiled with -ffp-contract=off, so no fused multiply-add changes a rounding). The tests
+ * compare both paths over the whole corpus. Without the module the library runs the Python
+ * code.
+ *
+ * Two objects, each a capsule:
+ * - a Segmenter: the prefix dictionary loaded so far (fastseg loads it by first character,
+ *   seg_add copies a bucket in) and jieba's no-HMM route over it (seg_cut);
+ * - a Kernel: one model's vocabularies, views of its tf table, idf, coef and intercept, a reference
+ *   to the Segmenter when the model has word features. kernel_score scores a chunk of texts
+ *   with the GIL released (so threads use every core); kernel_features gives one text's
+ *   columns and values for evidence.
+ * A Segmenter's read-write lock keeps seg_add (which may grow the dictionary) from running
+ * while a chunk is being cut.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -14,264 +26,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- growable array of column numbers ------------------------------------------- */
-
-typedef struct {
-    int64_t *items;
-    Py_ssize_t size;
-    Py_ssize_t capacity;
-} Columns;
-
-static int columns_push(Columns *columns, int64_t value) {
-    if (columns->size == columns->capacity) {
-        Py_ssize_t capacity = columns->capacity ? 2 * columns->capacity : 64;
-        int64_t *items = PyMem_Realloc(columns->items, capacity * sizeof(int64_t));
-        if (items == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        columns->items = items;
-        columns->capacity = capacity;
-    }
-    columns->items[columns->size++] = value;
-    return 0;
-}
-
-/* Look ``term`` up in ``vocabulary`` (str -> int); push its column if present.
- * Steals the reference to ``term``. */
-static int lookup_push(PyObject *vocabulary, PyObject *term, Columns *columns) {
-    if (term == NULL) {
-        return -1;
-    }
-    PyObject *column = PyDict_GetItemWithError(vocabulary, term); /* borrowed */
-    Py_DECREF(term);
-    if (column == NULL) {
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    int64_t value = PyLong_AsLongLong(column);
-    if (value == -1 && PyErr_Occurred()) {
-        return -1;
-    }
-    return columns_push(columns, value);
-}
-
-static PyObject *columns_to_bytes(Columns *columns) {
-    PyObject *out = PyBytes_FromStringAndSize((const char *)columns->items,
-                                              columns->size * (Py_ssize_t)sizeof(int64_t));
-    PyMem_Free(columns->items);
-    columns->items = NULL;
-    return out;
-}
-
-/* ---- segmentation ------------------------------------------------------------------- */
+/* ---- character classes (jieba 0.42.1) ----------------------------------------------- */
 
 static int is_latin_or_digit(Py_UCS4 ch) {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
 }
 
-static int append_substring(PyObject *words, PyObject *sentence, Py_ssize_t start, Py_ssize_t end) {
-    PyObject *word = PyUnicode_Substring(sentence, start, end);
-    if (word == NULL) {
-        return -1;
-    }
-    int status = PyList_Append(words, word);
-    Py_DECREF(word);
-    return status;
-}
-
-/* jieba's DAG, best route and no-HMM cut of sentence[begin:stop] (one run of "Han" block
- * characters), words appended to ``words``: fastseg._cut_block_python. */
-static int cut_run(PyObject *words, PyObject *sentence, Py_ssize_t begin, Py_ssize_t stop, PyObject *entries,
-                   double unknown) {
-    Py_ssize_t n = stop - begin;
-    int status = -1;
-    double *score = PyMem_Malloc((n + 1) * sizeof(double));
-    Py_ssize_t *best_end = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
-    if (score == NULL || best_end == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    score[n] = 0.0;
-    for (Py_ssize_t k = n - 1; k >= 0; k--) {
-        double best = unknown + score[k + 1];
-        int found = 0;
-        Py_ssize_t end = k;
-        for (Py_ssize_t i = k; i < n; i++) {
-            PyObject *fragment = PyUnicode_Substring(sentence, begin + k, begin + i + 1);
-            if (fragment == NULL) {
-                goto done;
-            }
-            PyObject *entry = PyDict_GetItemWithError(entries, fragment); /* borrowed */
-            Py_DECREF(fragment);
-            if (entry == NULL) {
-                if (PyErr_Occurred()) {
-                    goto done;
-                }
-                break; /* neither a word nor a word prefix: no longer word starts at k */
-            }
-            if (entry != Py_None) {
-                double value = PyFloat_AsDouble(entry);
-                if (value == -1.0 && PyErr_Occurred()) {
-                    goto done;
-                }
-                double candidate = value + score[i + 1];
-                if (!found || candidate >= best) {
-                    best = candidate;
-                    end = i;
-                    found = 1;
-                }
-            }
-        }
-        score[k] = best;
-        best_end[k] = end;
-    }
-    Py_ssize_t x = 0, run = -1; /* run: start of a run of single Latin letters and digits */
-    while (x < n) {
-        Py_ssize_t y = best_end[x] + 1;
-        if (y - x == 1 && is_latin_or_digit(PyUnicode_READ_CHAR(sentence, begin + x))) {
-            if (run < 0) {
-                run = x;
-            }
-        } else {
-            if (run >= 0) {
-                if (append_substring(words, sentence, begin + run, begin + x) < 0) {
-                    goto done;
-                }
-                run = -1;
-            }
-            if (append_substring(words, sentence, begin + x, begin + y) < 0) {
-                goto done;
-            }
-        }
-        x = y;
-    }
-    if (run >= 0 && append_substring(words, sentence, begin + run, stop) < 0) {
-        goto done;
-    }
-    status = 0;
-done:
-    PyMem_Free(score);
-    PyMem_Free(best_end);
-    return status;
-}
-
-/* jieba 0.42.1's re_han_default: [\u4e00-\u9fd5a-zA-Z0-9+#&\._%\-] */
+/* jieba's re_han_default: [\u4e00-\u9fd5a-zA-Z0-9+#&\._%\-] */
 static int in_han_block(Py_UCS4 ch) {
     return (ch >= 0x4e00 && ch <= 0x9fd5) || is_latin_or_digit(ch) || ch == '+' || ch == '#' || ch == '&' ||
            ch == '.' || ch == '_' || ch == '%' || ch == '-';
 }
 
-PyDoc_STRVAR(cut_doc,
-             "cut(text, entries, unknown) -> list[str]\n\n"
-             "fastseg._cut_python: runs of block characters cut by jieba's route, whitespace\n"
-             "dropped, any other character a token of its own.");
-
-static PyObject *cut(PyObject *module, PyObject *args) {
-    PyObject *text, *entries;
-    double unknown;
-    if (!PyArg_ParseTuple(args, "UO!d", &text, &PyDict_Type, &entries, &unknown)) {
-        return NULL;
-    }
-    PyObject *words = PyList_New(0);
-    if (words == NULL) {
-        return NULL;
-    }
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text), i = 0;
-    while (i < length) {
-        Py_UCS4 ch = PyUnicode_READ_CHAR(text, i);
-        if (in_han_block(ch)) {
-            Py_ssize_t stop = i + 1;
-            while (stop < length && in_han_block(PyUnicode_READ_CHAR(text, stop))) {
-                stop++;
-            }
-            if (cut_run(words, text, i, stop, entries, unknown) < 0) {
-                goto fail;
-            }
-            i = stop;
-        } else {
-            if (!Py_UNICODE_ISSPACE(ch) && append_substring(words, text, i, i + 1) < 0) {
-                goto fail;
-            }
-            i++;
-        }
-    }
-    return words;
-fail:
-    Py_DECREF(words);
-    return NULL;
-}
-
-/* ---- n-gram columns ------------------------------------------------------------------ */
-
-PyDoc_STRVAR(char_columns_doc,
-             "char_columns(text, vocabulary, low, high) -> bytes\n\n"
-             "Columns (int64, in n-gram order, repeats kept) of the character n-grams of a\n"
-             "normalized text that are in the vocabulary.");
-
-static PyObject *char_columns(PyObject *module, PyObject *args) {
-    PyObject *text, *vocabulary;
-    Py_ssize_t low, high;
-    if (!PyArg_ParseTuple(args, "UO!nn", &text, &PyDict_Type, &vocabulary, &low, &high)) {
-        return NULL;
-    }
-    Columns columns = {NULL, 0, 0};
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    for (Py_ssize_t size = low < 1 ? 1 : low; size <= high; size++) {
-        for (Py_ssize_t start = 0; start + size <= length; start++) {
-            if (lookup_push(vocabulary, PyUnicode_Substring(text, start, start + size), &columns) < 0) {
-                PyMem_Free(columns.items);
-                return NULL;
-            }
-        }
-    }
-    return columns_to_bytes(&columns);
-}
-
-PyDoc_STRVAR(word_columns_doc,
-             "word_columns(tokens, vocabulary, low, high) -> bytes\n\n"
-             "Columns (int64, in n-gram order, repeats kept) of the word n-grams (tokens\n"
-             "joined by one space) that are in the vocabulary.");
-
-static PyObject *word_columns(PyObject *module, PyObject *args) {
-    PyObject *tokens, *vocabulary;
-    Py_ssize_t low, high;
-    if (!PyArg_ParseTuple(args, "O!O!nn", &PyList_Type, &tokens, &PyDict_Type, &vocabulary, &low, &high)) {
-        return NULL;
-    }
-    Columns columns = {NULL, 0, 0};
-    PyObject *space = PyUnicode_FromString(" ");
-    if (space == NULL) {
-        return NULL;
-    }
-    Py_ssize_t count = PyList_GET_SIZE(tokens);
-    for (Py_ssize_t size = low < 1 ? 1 : low; size <= high; size++) {
-        for (Py_ssize_t start = 0; start + size <= count; start++) {
-            PyObject *term;
-            if (size == 1) {
-                term = PyList_GET_ITEM(tokens, start);
-                Py_INCREF(term);
-            } else {
-                PyObject *slice = PyList_GetSlice(tokens, start, start + size);
-                if (slice == NULL) {
-                    goto fail;
-                }
-                term = PyUnicode_Join(space, slice);
-                Py_DECREF(slice);
-            }
-            if (lookup_push(vocabulary, term, &columns) < 0) {
-                goto fail;
-            }
-        }
-    }
-    Py_DECREF(space);
-    return columns_to_bytes(&columns);
-fail:
-    Py_DECREF(space);
-    PyMem_Free(columns.items);
-    return NULL;
-}
-
-/* ---- TF-IDF and decision values of one text ------------------------------------------ */
+/* ---- helpers ---------------------------------------------------------------------------- */
 
 static int compare_int64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -307,128 +74,7 @@ static int get_doubles(PyObject *object, Py_buffer *view, const char *name) {
     return 0;
 }
 
-PyDoc_STRVAR(tfidf_decision_doc,
-             "tfidf_decision(blocks, tf_table, idf, coef, intercept) -> (columns, values, decision) | None\n\n"
-             "``blocks``: one (columns bytes, offset) pair per TF-IDF block. The same arithmetic as\n"
-             "CompiledModel.tfidf + decisions_from_tfidf for one text, in the same order: counts ->\n"
-             "tf_table[count - 1] -> x idf -> / block L2 norm; decision = sum of coef x value +\n"
-             "intercept, summed column by column in increasing order. Returns None when a count\n"
-             "is beyond tf_table (the caller then uses numpy).");
-
-static PyObject *tfidf_decision(PyObject *module, PyObject *args) {
-    PyObject *blocks, *table_object, *idf_object, *coef_object, *intercept_object;
-    if (!PyArg_ParseTuple(args, "O!OOOO", &PyTuple_Type, &blocks, &table_object, &idf_object,
-                          &coef_object, &intercept_object)) {
-        return NULL;
-    }
-    Py_buffer table, idf, coef, intercept;
-    int have_table = 0, have_idf = 0, have_coef = 0, have_intercept = 0;
-    int64_t *raw = NULL, *columns = NULL, *counts = NULL;
-    double *values = NULL, *decision = NULL;
-    PyObject *result = NULL;
-
-    if (get_doubles(table_object, &table, "tf_table") < 0) goto done;
-    have_table = 1;
-    if (get_doubles(idf_object, &idf, "idf") < 0) goto done;
-    have_idf = 1;
-    if (get_doubles(coef_object, &coef, "coef") < 0) goto done;
-    have_coef = 1;
-    if (get_doubles(intercept_object, &intercept, "intercept") < 0) goto done;
-    have_intercept = 1;
-    Py_ssize_t classes = intercept.len / (Py_ssize_t)sizeof(double);
-    Py_ssize_t features = idf.len / (Py_ssize_t)sizeof(double);
-    Py_ssize_t table_size = table.len / (Py_ssize_t)sizeof(double);
-    if (classes < 1 || coef.len != features * classes * (Py_ssize_t)sizeof(double)) {
-        PyErr_SetString(PyExc_ValueError, "coef must have shape (len(idf), len(intercept))");
-        goto done;
-    }
-
-    Py_ssize_t block_count = PyTuple_GET_SIZE(blocks), total = 0;
-    for (Py_ssize_t b = 0; b < block_count; b++) {
-        PyObject *block = PyTuple_GET_ITEM(blocks, b);
-        if (!PyTuple_Check(block) || PyTuple_GET_SIZE(block) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(block, 0))) {
-            PyErr_SetString(PyExc_TypeError, "each block must be a (bytes, int) pair");
-            goto done;
-        }
-        total += PyBytes_GET_SIZE(PyTuple_GET_ITEM(block, 0)) / (Py_ssize_t)sizeof(int64_t);
-    }
-    raw = PyMem_Malloc((total + 1) * sizeof(int64_t));
-    columns = PyMem_Malloc((total + 1) * sizeof(int64_t));
-    counts = PyMem_Malloc((total + 1) * sizeof(int64_t));
-    values = PyMem_Malloc((total + 1) * sizeof(double));
-    decision = PyMem_Malloc(classes * sizeof(double));
-    if (!raw || !columns || !counts || !values || !decision) {
-        PyErr_NoMemory();
-        goto done;
-    }
-
-    Py_ssize_t distinct = 0;
-    const double *tf = table.buf, *idf_values = idf.buf;
-    for (Py_ssize_t b = 0; b < block_count; b++) {
-        PyObject *block = PyTuple_GET_ITEM(blocks, b);
-        PyObject *data = PyTuple_GET_ITEM(block, 0);
-        int64_t offset = PyLong_AsLongLong(PyTuple_GET_ITEM(block, 1));
-        if (offset == -1 && PyErr_Occurred()) goto done;
-        Py_ssize_t size = PyBytes_GET_SIZE(data) / (Py_ssize_t)sizeof(int64_t);
-        memcpy(raw, PyBytes_AS_STRING(data), size * sizeof(int64_t));
-        Py_ssize_t start = distinct;
-        distinct += distinct_counts(raw, size, offset, columns + start, counts + start);
-        double norm = 0.0;
-        for (Py_ssize_t i = start; i < distinct; i++) {
-            if (columns[i] < 0 || columns[i] >= features) {
-                PyErr_SetString(PyExc_IndexError, "column beyond the idf array");
-                goto done;
-            }
-            if (counts[i] > table_size) {
-                Py_INCREF(Py_None);
-                result = Py_None;
-                goto done;
-            }
-            values[i] = tf[counts[i] - 1] * idf_values[columns[i]];
-            norm += values[i] * values[i];
-        }
-        norm = sqrt(norm);
-        if (norm > 0) {
-            for (Py_ssize_t i = start; i < distinct; i++) {
-                values[i] = values[i] / norm;
-            }
-        }
-    }
-    const double *weights = coef.buf, *bias = intercept.buf;
-    for (Py_ssize_t k = 0; k < classes; k++) {
-        double sum = 0.0;
-        for (Py_ssize_t i = 0; i < distinct; i++) {
-            sum += weights[columns[i] * classes + k] * values[i];
-        }
-        decision[k] = sum + bias[k];
-    }
-    result = Py_BuildValue("(y#y#y#)", (const char *)columns, distinct * (Py_ssize_t)sizeof(int64_t),
-                           (const char *)values, distinct * (Py_ssize_t)sizeof(double),
-                           (const char *)decision, classes * (Py_ssize_t)sizeof(double));
-done:
-    if (have_table) PyBuffer_Release(&table);
-    if (have_idf) PyBuffer_Release(&idf);
-    if (have_coef) PyBuffer_Release(&coef);
-    if (have_intercept) PyBuffer_Release(&intercept);
-    PyMem_Free(raw);
-    PyMem_Free(columns);
-    PyMem_Free(counts);
-    PyMem_Free(values);
-    PyMem_Free(decision);
-    return result;
-}
-
-
-/* ---- the batch kernel: many texts, no GIL ---------------------------------------------
- *
- * A kernel holds its own copies of everything scoring reads: the segmenter's prefix
- * dictionary (the entries loaded so far, synced by kernel_sync), each block's vocabulary,
- * the tf table, idf, coef and intercept. kernel_score copies a chunk's texts out of their
- * str objects, then releases the GIL for segmentation, n-grams, lookup, TF-IDF and the
- * decision values: the same steps and the same floating-point operations in the same order
- * as cut + word_columns/char_columns + tfidf_decision above. A read-write lock keeps a sync
- * (which may grow the dictionary) from running while a chunk is being scored.
- */
+/* ---- hash table of code-point strings ----------------------------------------------- */
 
 #define INLINE_CHARS 4
 
@@ -453,6 +99,7 @@ typedef struct {
     size_t mask;
     Py_UCS4 *pool;
     size_t pool_size, pool_capacity;
+    size_t reserve; /* entries to allocate at once on the first put */
 } Table;
 
 #define FNV_OFFSET 14695981039346656037ULL
@@ -500,6 +147,7 @@ static inline void place(uint64_t *slots, size_t mask, uint64_t hash, size_t ind
 }
 
 static int table_grow_slots(Table *table, size_t wanted) {
+    if (table->slots != NULL && 2 * wanted <= table->mask + 1) return 0;
     size_t count = 16;
     while (count < 2 * wanted) count *= 2;
     if (table->slots != NULL && count <= table->mask + 1) return 0;
@@ -513,19 +161,29 @@ static int table_grow_slots(Table *table, size_t wanted) {
     return 0;
 }
 
-/* Insert or overwrite; -1 when out of memory. */
+/* Insert, or overwrite an existing key (then 1); -1 when out of memory. One probe sequence
+ * finds the key or the empty slot it goes to (a table of a model's 300,000 terms is built
+ * in one pass of mostly cache misses). */
 static int table_put(Table *table, const Py_UCS4 *chars, size_t length, int64_t value, double score) {
     uint64_t hash = hash_chars(chars, length);
-    const Entry *found = table_find(table, chars, length, hash);
-    if (found != NULL) {
-        Entry *entry = (Entry *)found;
-        entry->value = value;
-        entry->score = score;
-        return 0;
-    }
     if (table_grow_slots(table, table->size + 1) < 0) return -1;
+    uint64_t tag = hash & 0xffffffff00000000ULL;
+    size_t slot = slot_of(hash, table->mask);
+    for (;; slot = (slot + 1) & table->mask) {
+        uint64_t taken = table->slots[slot];
+        if (taken == 0) break;
+        if ((taken & 0xffffffff00000000ULL) != tag) continue;
+        Entry *entry = &table->entries[(taken & 0xffffffffULL) - 1];
+        if (entry->hash == hash && entry->length == length &&
+            memcmp(entry_chars(table, entry), chars, length * sizeof(Py_UCS4)) == 0) {
+            entry->value = value;
+            entry->score = score;
+            return 1;
+        }
+    }
     if (table->size == table->capacity) {
         size_t capacity = table->capacity ? 2 * table->capacity : 1024;
+        if (capacity < table->reserve) capacity = table->reserve;
         Entry *entries = realloc(table->entries, capacity * sizeof(Entry));
         if (entries == NULL) return -1;
         table->entries = entries;
@@ -552,7 +210,7 @@ static int table_put(Table *table, const Py_UCS4 *chars, size_t length, int64_t 
     entry->length = (uint32_t)length;
     entry->value = value;
     entry->score = score;
-    place(table->slots, table->mask, hash, table->size);
+    table->slots[slot] = tag | (uint64_t)(table->size + 1);
     table->size++;
     return 0;
 }
@@ -564,198 +222,119 @@ static void table_free(Table *table) {
     memset(table, 0, sizeof(Table));
 }
 
-typedef struct {
-    int word;
-    Py_ssize_t low, high;
-    int64_t offset;
-    Table vocabulary;
-} KernelBlock;
-
-typedef struct {
-    pthread_rwlock_t lock;
-    int segments; /* has a word block: texts are cut with the dictionary */
-    Table dictionary;
-    double unknown;
-    Py_ssize_t block_count;
-    KernelBlock *blocks;
-    double *tf, *idf, *coef, *intercept;
-    Py_ssize_t tf_size, features, classes;
-} Kernel;
-
-#define KERNEL_CAPSULE "boundary_nlp._speedups.Kernel"
-
-static void kernel_free(Kernel *kernel) {
-    if (kernel == NULL) return;
-    table_free(&kernel->dictionary);
-    for (Py_ssize_t b = 0; b < kernel->block_count && kernel->blocks != NULL; b++) {
-        table_free(&kernel->blocks[b].vocabulary);
-    }
-    free(kernel->blocks);
-    free(kernel->tf);
-    free(kernel->idf);
-    free(kernel->coef);
-    free(kernel->intercept);
-    pthread_rwlock_destroy(&kernel->lock);
-    free(kernel);
-}
-
-static void kernel_capsule_destructor(PyObject *capsule) {
-    kernel_free(PyCapsule_GetPointer(capsule, KERNEL_CAPSULE));
-}
-
-static double *copy_doubles(PyObject *object, const char *name, Py_ssize_t *count) {
-    Py_buffer view;
-    if (get_doubles(object, &view, name) < 0) return NULL;
-    *count = view.len / (Py_ssize_t)sizeof(double);
-    double *copy = malloc(view.len ? (size_t)view.len : sizeof(double));
-    if (copy == NULL) {
-        PyErr_NoMemory();
-    } else {
-        memcpy(copy, view.buf, view.len);
-    }
-    PyBuffer_Release(&view);
-    return copy;
-}
-
-/* Put ``key`` (a str) into ``table``; -1 with an exception set on failure. */
-static int put_str(Table *table, PyObject *key, int64_t value, double score) {
+/* Copy ``key`` (a str) into ``buffer`` as code points, growing it; the length, or -1. */
+static Py_ssize_t str_chars(PyObject *key, Py_UCS4 **buffer, Py_ssize_t *capacity) {
     if (!PyUnicode_Check(key)) {
         PyErr_SetString(PyExc_TypeError, "keys must be str");
         return -1;
     }
-    Py_UCS4 *chars = PyUnicode_AsUCS4Copy(key);
-    if (chars == NULL) return -1;
-    int status = table_put(table, chars, (size_t)PyUnicode_GET_LENGTH(key), value, score);
-    PyMem_Free(chars);
-    if (status < 0) PyErr_NoMemory();
-    return status;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(key);
+    if (length + 1 > *capacity) {
+        Py_UCS4 *grown = PyMem_Realloc(*buffer, (length + 1) * sizeof(Py_UCS4));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        *buffer = grown;
+        *capacity = length + 1;
+    }
+    if (length && PyUnicode_AsUCS4(key, *buffer, *capacity, 0) == NULL) return -1;
+    return length;
 }
 
-PyDoc_STRVAR(kernel_new_doc,
-             "kernel_new(blocks, tf_table, idf, coef, intercept, unknown) -> capsule\n\n"
-             "``blocks``: one (is_word, low, high, offset, terms) tuple per TF-IDF block, terms in\n"
-             "column order. ``unknown``: the segmenter's score of an unknown character. The\n"
-             "dictionary starts empty: fill it with kernel_sync.");
+/* ---- the segmenter ------------------------------------------------------------------------ */
 
-static PyObject *kernel_new(PyObject *module, PyObject *args) {
-    PyObject *blocks, *table_object, *idf_object, *coef_object, *intercept_object;
+typedef struct {
+    pthread_rwlock_t lock;
+    Table dictionary; /* value 1: a word (score: log(freq) - log(total)), 0: only a prefix */
+    double unknown;   /* the score of a character that is no word */
+} Segmenter;
+
+#define SEGMENTER_CAPSULE "boundary_nlp._speedups.Segmenter"
+
+static void segmenter_capsule_destructor(PyObject *capsule) {
+    Segmenter *segmenter = PyCapsule_GetPointer(capsule, SEGMENTER_CAPSULE);
+    if (segmenter == NULL) return;
+    table_free(&segmenter->dictionary);
+    pthread_rwlock_destroy(&segmenter->lock);
+    free(segmenter);
+}
+
+static Segmenter *get_segmenter(PyObject *capsule) { return PyCapsule_GetPointer(capsule, SEGMENTER_CAPSULE); }
+
+PyDoc_STRVAR(seg_new_doc,
+             "seg_new(unknown) -> segmenter\n\n"
+             "An empty segmenter; ``unknown`` is the score of a character that is no word.\n"
+             "Fill its dictionary with seg_add.");
+
+static PyObject *seg_new(PyObject *module, PyObject *args) {
     double unknown;
-    if (!PyArg_ParseTuple(args, "O!OOOOd", &PyTuple_Type, &blocks, &table_object, &idf_object, &coef_object,
-                          &intercept_object, &unknown)) {
-        return NULL;
-    }
-    Kernel *kernel = calloc(1, sizeof(Kernel));
-    if (kernel == NULL) return PyErr_NoMemory();
-    if (pthread_rwlock_init(&kernel->lock, NULL) != 0) {
-        free(kernel);
+    if (!PyArg_ParseTuple(args, "d", &unknown)) return NULL;
+    Segmenter *segmenter = calloc(1, sizeof(Segmenter));
+    if (segmenter == NULL) return PyErr_NoMemory();
+    if (pthread_rwlock_init(&segmenter->lock, NULL) != 0) {
+        free(segmenter);
         PyErr_SetString(PyExc_RuntimeError, "cannot create a lock");
         return NULL;
     }
-    kernel->unknown = unknown;
-    Py_ssize_t coef_count = 0, intercept_count = 0;
-    kernel->tf = copy_doubles(table_object, "tf_table", &kernel->tf_size);
-    if (kernel->tf == NULL) goto fail;
-    kernel->idf = copy_doubles(idf_object, "idf", &kernel->features);
-    if (kernel->idf == NULL) goto fail;
-    kernel->coef = copy_doubles(coef_object, "coef", &coef_count);
-    if (kernel->coef == NULL) goto fail;
-    kernel->intercept = copy_doubles(intercept_object, "intercept", &intercept_count);
-    if (kernel->intercept == NULL) goto fail;
-    kernel->classes = intercept_count;
-    if (intercept_count < 1 || coef_count != kernel->features * intercept_count) {
-        PyErr_SetString(PyExc_ValueError, "coef must have shape (len(idf), len(intercept))");
-        goto fail;
+    segmenter->unknown = unknown;
+    PyObject *capsule = PyCapsule_New(segmenter, SEGMENTER_CAPSULE, segmenter_capsule_destructor);
+    if (capsule == NULL) {
+        pthread_rwlock_destroy(&segmenter->lock);
+        free(segmenter);
     }
-    kernel->block_count = PyTuple_GET_SIZE(blocks);
-    kernel->blocks = calloc(kernel->block_count ? kernel->block_count : 1, sizeof(KernelBlock));
-    if (kernel->blocks == NULL) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    for (Py_ssize_t b = 0; b < kernel->block_count; b++) {
-        KernelBlock *block = &kernel->blocks[b];
-        PyObject *terms;
-        int word;
-        long long offset;
-        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(blocks, b), "pnnLO!", &word, &block->low, &block->high, &offset,
-                              &PyList_Type, &terms)) {
-            goto fail;
-        }
-        if (block->low < 1 || block->high < block->low) {
-            PyErr_SetString(PyExc_ValueError, "bad ngram range");
-            goto fail;
-        }
-        block->word = word;
-        block->offset = offset;
-        if (offset < 0 || offset + PyList_GET_SIZE(terms) > kernel->features) {
-            PyErr_SetString(PyExc_ValueError, "block columns beyond the idf array");
-            goto fail;
-        }
-        kernel->segments |= word;
-        if (table_grow_slots(&block->vocabulary, (size_t)PyList_GET_SIZE(terms)) < 0) {
-            PyErr_NoMemory();
-            goto fail;
-        }
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(terms); i++) {
-            if (put_str(&block->vocabulary, PyList_GET_ITEM(terms, i), i, 0.0) < 0) goto fail;
-        }
-    }
-    PyObject *capsule = PyCapsule_New(kernel, KERNEL_CAPSULE, kernel_capsule_destructor);
-    if (capsule == NULL) goto fail;
     return capsule;
-fail:
-    kernel_free(kernel);
-    return NULL;
 }
 
-static Kernel *get_kernel(PyObject *capsule) {
-    return PyCapsule_GetPointer(capsule, KERNEL_CAPSULE);
-}
+PyDoc_STRVAR(seg_add_doc,
+             "seg_add(segmenter, words) -> None\n\n"
+             "Copy ``words`` (word -> score, or None for a prefix that is not a word: one bucket of\n"
+             "fastseg's dictionary) into the segmenter's dictionary.");
 
-PyDoc_STRVAR(kernel_sync_doc,
-             "kernel_sync(kernel, entries, start) -> int\n\n"
-             "Copy the items of ``entries`` (fastseg's BucketDictionary.entries: word -> score, or\n"
-             "None for a prefix) from position ``start`` on into the kernel's dictionary; returns\n"
-             "len(entries). The dictionary only ever grows by appending, so ``start`` is the\n"
-             "length at the previous sync.");
-
-static PyObject *kernel_sync(PyObject *module, PyObject *args) {
-    PyObject *capsule, *entries;
-    Py_ssize_t start;
-    if (!PyArg_ParseTuple(args, "OO!n", &capsule, &PyDict_Type, &entries, &start)) return NULL;
-    Kernel *kernel = get_kernel(capsule);
-    if (kernel == NULL) return NULL;
-    Py_ssize_t count = PyDict_GET_SIZE(entries);
-    if (start >= count) return PyLong_FromSsize_t(count);
-    /* the new items are copied out first, under the GIL; the kernel's table is changed
-     * under the write lock, without the GIL (a reader never waits for the GIL) */
+static PyObject *seg_add(PyObject *module, PyObject *args) {
+    PyObject *capsule, *words;
+    if (!PyArg_ParseTuple(args, "OO!", &capsule, &PyDict_Type, &words)) return NULL;
+    Segmenter *segmenter = get_segmenter(capsule);
+    if (segmenter == NULL) return NULL;
+    /* the items are copied out first, under the GIL; the shared table is changed under the
+     * write lock without the GIL, so a thread cutting without the GIL is never waited on
+     * while holding it */
     Table fresh = {0};
-    Py_ssize_t position = 0, seen = 0;
+    fresh.reserve = (size_t)PyDict_GET_SIZE(words);
+    Py_UCS4 *buffer = NULL;
+    Py_ssize_t capacity = 0, position = 0;
     PyObject *key, *value;
-    while (PyDict_Next(entries, &position, &key, &value)) {
-        if (seen++ < start) continue;
+    while (PyDict_Next(words, &position, &key, &value)) {
         double score = 0.0;
         if (value != Py_None) {
             score = PyFloat_AsDouble(value);
             if (score == -1.0 && PyErr_Occurred()) goto fail;
         }
-        if (put_str(&fresh, key, value != Py_None, score) < 0) goto fail;
+        Py_ssize_t length = str_chars(key, &buffer, &capacity);
+        if (length < 0) goto fail;
+        if (table_put(&fresh, buffer, (size_t)length, value != Py_None, score) < 0) {
+            PyErr_NoMemory();
+            goto fail;
+        }
     }
+    PyMem_Free(buffer);
+    buffer = NULL;
     int status = 0;
     Py_BEGIN_ALLOW_THREADS
-    pthread_rwlock_wrlock(&kernel->lock);
-    if (table_grow_slots(&kernel->dictionary, kernel->dictionary.size + fresh.size) < 0) status = -1;
-    for (size_t i = 0; i < fresh.size && status == 0; i++) {
+    pthread_rwlock_wrlock(&segmenter->lock);
+    if (table_grow_slots(&segmenter->dictionary, segmenter->dictionary.size + fresh.size) < 0) status = -1;
+    for (size_t i = 0; i < fresh.size && status >= 0; i++) {
         const Entry *entry = &fresh.entries[i];
-        status = table_put(&kernel->dictionary, entry_chars(&fresh, entry), entry->length, entry->value,
+        status = table_put(&segmenter->dictionary, entry_chars(&fresh, entry), entry->length, entry->value,
                            entry->score);
     }
-    pthread_rwlock_unlock(&kernel->lock);
+    pthread_rwlock_unlock(&segmenter->lock);
     Py_END_ALLOW_THREADS
     table_free(&fresh);
     if (status < 0) return PyErr_NoMemory();
-    return PyLong_FromSsize_t(count);
+    Py_RETURN_NONE;
 fail:
+    PyMem_Free(buffer);
     table_free(&fresh);
     return NULL;
 }
@@ -820,23 +399,26 @@ static inline void push_token(Scratch *s, Py_ssize_t start, Py_ssize_t end) {
     s->token_count++;
 }
 
-/* cut_run over code points: jieba's route of chars[begin:stop] */
-static void kernel_cut_run(const Kernel *kernel, const Py_UCS4 *chars, Py_ssize_t begin, Py_ssize_t stop,
-                           Scratch *s) {
+/* jieba's DAG, best route and no-HMM cut of chars[begin:stop] (one run of block characters),
+ * as fastseg._cut_block_python: ends are visited in increasing order and ``>=`` keeps the
+ * larger end on equal scores, as jieba's max((score, end)) does; runs of single Latin
+ * letters and digits are merged. */
+static void cut_run(const Segmenter *segmenter, const Py_UCS4 *chars, Py_ssize_t begin, Py_ssize_t stop,
+                    Scratch *s) {
     Py_ssize_t n = stop - begin;
     double *score = s->score;
     Py_ssize_t *best_end = s->best_end;
     const Py_UCS4 *run = chars + begin;
     score[n] = 0.0;
     for (Py_ssize_t k = n - 1; k >= 0; k--) {
-        double best = kernel->unknown + score[k + 1];
+        double best = segmenter->unknown + score[k + 1];
         int found = 0;
         Py_ssize_t end = k;
         uint64_t hash = FNV_OFFSET;
         for (Py_ssize_t i = k; i < n; i++) {
             hash = hash_step(hash, run[i]);
-            const Entry *entry = table_find(&kernel->dictionary, run + k, (size_t)(i - k + 1), hash);
-            if (entry == NULL) break;
+            const Entry *entry = table_find(&segmenter->dictionary, run + k, (size_t)(i - k + 1), hash);
+            if (entry == NULL) break; /* neither a word nor a prefix: no longer word starts at k */
             if (entry->value) {
                 double candidate = entry->score + score[i + 1];
                 if (!found || candidate >= best) {
@@ -866,7 +448,10 @@ static void kernel_cut_run(const Kernel *kernel, const Py_UCS4 *chars, Py_ssize_
     if (latin >= 0) push_token(s, begin + latin, stop);
 }
 
-static void kernel_cut(const Kernel *kernel, const Py_UCS4 *chars, Py_ssize_t length, Scratch *s) {
+/* fastseg._cut_python: runs of block characters cut by jieba's route, whitespace dropped,
+ * any other character a token of its own. Tokens go to s->token_start/token_end. The
+ * caller holds the segmenter's read lock and has sized the scratch (scratch_chars). */
+static void cut_text(const Segmenter *segmenter, const Py_UCS4 *chars, Py_ssize_t length, Scratch *s) {
     s->token_count = 0;
     Py_ssize_t i = 0;
     while (i < length) {
@@ -874,7 +459,7 @@ static void kernel_cut(const Kernel *kernel, const Py_UCS4 *chars, Py_ssize_t le
         if (in_han_block(ch)) {
             Py_ssize_t stop = i + 1;
             while (stop < length && in_han_block(chars[stop])) stop++;
-            kernel_cut_run(kernel, chars, i, stop, s);
+            cut_run(segmenter, chars, i, stop, s);
             i = stop;
         } else {
             if (!Py_UNICODE_ISSPACE(ch)) push_token(s, i, i + 1);
@@ -883,65 +468,277 @@ static void kernel_cut(const Kernel *kernel, const Py_UCS4 *chars, Py_ssize_t le
     }
 }
 
+PyDoc_STRVAR(seg_cut_doc,
+             "seg_cut(segmenter, text) -> list[str]\n\n"
+             "The tokens of ``text`` (fastseg._cut_python over the words added so far).");
+
+static PyObject *seg_cut(PyObject *module, PyObject *args) {
+    PyObject *capsule, *text;
+    if (!PyArg_ParseTuple(args, "OU", &capsule, &text)) return NULL;
+    Segmenter *segmenter = get_segmenter(capsule);
+    if (segmenter == NULL) return NULL;
+    Py_UCS4 *chars = PyUnicode_AsUCS4Copy(text);
+    if (chars == NULL) return NULL;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    Scratch scratch = {0};
+    PyObject *words = NULL;
+    if (scratch_chars(&scratch, length) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    pthread_rwlock_rdlock(&segmenter->lock);
+    cut_text(segmenter, chars, length, &scratch);
+    pthread_rwlock_unlock(&segmenter->lock);
+    Py_END_ALLOW_THREADS
+    words = PyList_New(scratch.token_count);
+    for (Py_ssize_t t = 0; t < scratch.token_count && words != NULL; t++) {
+        PyObject *word = PyUnicode_Substring(text, scratch.token_start[t], scratch.token_end[t]);
+        if (word == NULL) {
+            Py_CLEAR(words);
+        } else {
+            PyList_SET_ITEM(words, t, word);
+        }
+    }
+done:
+    scratch_free(&scratch);
+    PyMem_Free(chars);
+    return words;
+}
+
+/* ---- the kernel ------------------------------------------------------------------------- */
+
+typedef struct {
+    int word;
+    Py_ssize_t low, high;
+    int64_t offset;
+    Table vocabulary;
+} KernelBlock;
+
+typedef struct {
+    PyObject *segmenter_capsule; /* a reference, or NULL when no block reads words */
+    Segmenter *segmenter;
+    Py_ssize_t block_count;
+    KernelBlock *blocks;
+    /* the model's own arrays, read in place (a buffer view keeps each alive) */
+    Py_buffer views[4];
+    int view_count;
+    const double *tf, *idf, *coef, *intercept;
+    Py_ssize_t tf_size, features, classes;
+} Kernel;
+
+#define KERNEL_CAPSULE "boundary_nlp._speedups.Kernel"
+
+static void kernel_free(Kernel *kernel) {
+    if (kernel == NULL) return;
+    for (Py_ssize_t b = 0; b < kernel->block_count && kernel->blocks != NULL; b++) {
+        table_free(&kernel->blocks[b].vocabulary);
+    }
+    Py_XDECREF(kernel->segmenter_capsule);
+    free(kernel->blocks);
+    for (int v = 0; v < kernel->view_count; v++) PyBuffer_Release(&kernel->views[v]);
+    free(kernel);
+}
+
+static void kernel_capsule_destructor(PyObject *capsule) {
+    kernel_free(PyCapsule_GetPointer(capsule, KERNEL_CAPSULE));
+}
+
+static Kernel *get_kernel(PyObject *capsule) { return PyCapsule_GetPointer(capsule, KERNEL_CAPSULE); }
+
+/* A view of a float64 array kept by the kernel; its data, or NULL with an exception set. */
+static const double *view_doubles(Kernel *kernel, PyObject *object, const char *name, Py_ssize_t *count) {
+    Py_buffer *view = &kernel->views[kernel->view_count];
+    if (get_doubles(object, view, name) < 0) return NULL;
+    kernel->view_count++;
+    *count = view->len / (Py_ssize_t)sizeof(double);
+    return view->buf;
+}
+
+/* Fill a block's vocabulary from its terms joined by "\n", column by column; -1 with an
+ * exception set when the count differs from ``size`` or a term repeats. */
+static int put_joined_terms(KernelBlock *block, Py_ssize_t index, PyObject *joined, Py_ssize_t size) {
+    Py_ssize_t length = PyUnicode_GET_LENGTH(joined);
+    int kind = PyUnicode_KIND(joined);
+    const void *data = PyUnicode_DATA(joined);
+    block->vocabulary.reserve = (size_t)size;
+    if (size > 0 && table_grow_slots(&block->vocabulary, (size_t)size) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_UCS4 *term = malloc((length + 1) * sizeof(Py_UCS4));
+    if (term == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t column = 0, term_length = 0;
+    int status = 0;
+    for (Py_ssize_t i = 0; size > 0 && i <= length && status == 0; i++) {
+        Py_UCS4 ch = i < length ? PyUnicode_READ(kind, data, i) : '\n';
+        if (ch != '\n') {
+            term[term_length++] = ch;
+            continue;
+        }
+        if (column == size) {
+            status = 2;
+            break;
+        }
+        status = table_put(&block->vocabulary, term, (size_t)term_length, column, 0.0);
+        if (status == 1) {
+            PyErr_Format(PyExc_ValueError, "block %zd: term %zd repeats an earlier term", index, column);
+            status = -1;
+        } else if (status < 0) {
+            PyErr_NoMemory();
+        }
+        column++;
+        term_length = 0;
+    }
+    free(term);
+    if (status == 0 && column != size) status = 2;
+    if (status == 2) {
+        PyErr_Format(PyExc_ValueError, "block %zd: the terms are not %zd lines", index, size);
+        status = -1;
+    }
+    return status;
+}
+
+PyDoc_STRVAR(kernel_new_doc,
+             "kernel_new(blocks, tf_table, idf, coef, intercept, segmenter) -> kernel\n\n"
+             "``blocks``: one (is_word, low, high, offset, size, terms) tuple per TF-IDF block, with\n"
+             "``terms`` the block's ``size`` terms in column order joined by \"\\n\".\n"
+             "``segmenter``: a seg_new segmenter (None when no block reads words).");
+
+static PyObject *kernel_new(PyObject *module, PyObject *args) {
+    PyObject *blocks, *table_object, *idf_object, *coef_object, *intercept_object, *segmenter_object;
+    if (!PyArg_ParseTuple(args, "O!OOOOO", &PyTuple_Type, &blocks, &table_object, &idf_object, &coef_object,
+                          &intercept_object, &segmenter_object)) {
+        return NULL;
+    }
+    Kernel *kernel = calloc(1, sizeof(Kernel));
+    if (kernel == NULL) return PyErr_NoMemory();
+    Py_ssize_t coef_count = 0, intercept_count = 0;
+    kernel->tf = view_doubles(kernel, table_object, "tf_table", &kernel->tf_size);
+    if (kernel->tf == NULL) goto fail;
+    kernel->idf = view_doubles(kernel, idf_object, "idf", &kernel->features);
+    if (kernel->idf == NULL) goto fail;
+    kernel->coef = view_doubles(kernel, coef_object, "coef", &coef_count);
+    if (kernel->coef == NULL) goto fail;
+    kernel->intercept = view_doubles(kernel, intercept_object, "intercept", &intercept_count);
+    if (kernel->intercept == NULL) goto fail;
+    kernel->classes = intercept_count;
+    if (intercept_count < 1 || coef_count != kernel->features * intercept_count) {
+        PyErr_SetString(PyExc_ValueError, "coef must have shape (len(idf), len(intercept))");
+        goto fail;
+    }
+    kernel->block_count = PyTuple_GET_SIZE(blocks);
+    kernel->blocks = calloc(kernel->block_count ? kernel->block_count : 1, sizeof(KernelBlock));
+    if (kernel->blocks == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    int words = 0;
+    for (Py_ssize_t b = 0; b < kernel->block_count; b++) {
+        KernelBlock *block = &kernel->blocks[b];
+        PyObject *terms;
+        int word;
+        long long offset;
+        Py_ssize_t size;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(blocks, b), "pnnLnU", &word, &block->low, &block->high, &offset,
+                              &size, &terms)) {
+            goto fail;
+        }
+        if (block->low < 1 || block->high < block->low) {
+            PyErr_SetString(PyExc_ValueError, "bad ngram range");
+            goto fail;
+        }
+        block->word = word;
+        block->offset = offset;
+        if (offset < 0 || size < 0 || offset + size > kernel->features) {
+            PyErr_SetString(PyExc_ValueError, "block columns beyond the idf array");
+            goto fail;
+        }
+        words |= word;
+        if (put_joined_terms(block, b, terms, size) < 0) goto fail;
+    }
+    if (words) {
+        kernel->segmenter = get_segmenter(segmenter_object);
+        if (kernel->segmenter == NULL) goto fail;
+        Py_INCREF(segmenter_object);
+        kernel->segmenter_capsule = segmenter_object;
+    }
+    PyObject *capsule = PyCapsule_New(kernel, KERNEL_CAPSULE, kernel_capsule_destructor);
+    if (capsule == NULL) goto fail;
+    return capsule;
+fail:
+    kernel_free(kernel);
+    return NULL;
+}
+
 static int lookup_raw(const Table *vocabulary, const Py_UCS4 *chars, size_t length, uint64_t hash, Scratch *s) {
     const Entry *entry = table_find(vocabulary, chars, length, hash);
     return entry == NULL ? 0 : push_raw(s, entry->value);
 }
 
-/* The decision values of one text into ``decision``: 0, 1 when a count is beyond the tf
- * table (the caller uses numpy for that text), -1 when out of memory. */
-static int kernel_score_one(const Kernel *kernel, const Py_UCS4 *chars, Py_ssize_t length, Scratch *s,
-                            double *decision) {
+/* The word n-grams (tokens joined by one space) of a cut text, looked up into s->raw. */
+static int word_grams(const KernelBlock *block, const Py_UCS4 *chars, Scratch *s) {
+    for (Py_ssize_t size = block->low; size <= block->high; size++) {
+        for (Py_ssize_t start = 0; start + size <= s->token_count; start++) {
+            const Py_UCS4 *key;
+            Py_ssize_t key_length;
+            if (size == 1) {
+                key = chars + s->token_start[start];
+                key_length = s->token_end[start] - s->token_start[start];
+            } else {
+                key_length = size - 1;
+                for (Py_ssize_t t = start; t < start + size; t++) key_length += s->token_end[t] - s->token_start[t];
+                if (key_length > s->key_capacity) {
+                    if (grow((void **)&s->key, 2 * key_length, sizeof(Py_UCS4)) < 0) return -1;
+                    s->key_capacity = 2 * key_length;
+                }
+                Py_ssize_t at = 0;
+                for (Py_ssize_t t = start; t < start + size; t++) {
+                    if (t > start) s->key[at++] = ' ';
+                    Py_ssize_t part = s->token_end[t] - s->token_start[t];
+                    memcpy(s->key + at, chars + s->token_start[t], part * sizeof(Py_UCS4));
+                    at += part;
+                }
+                key = s->key;
+            }
+            if (lookup_raw(&block->vocabulary, key, (size_t)key_length, hash_chars(key, (size_t)key_length), s) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The character n-grams of a text, looked up into s->raw. */
+static int char_grams(const KernelBlock *block, const Py_UCS4 *chars, Py_ssize_t length, Scratch *s) {
+    for (Py_ssize_t start = 0; start < length; start++) {
+        uint64_t hash = FNV_OFFSET;
+        for (Py_ssize_t size = 1; size <= block->high && start + size <= length; size++) {
+            hash = hash_step(hash, chars[start + size - 1]);
+            if (size >= block->low && lookup_raw(&block->vocabulary, chars + start, (size_t)size, hash, s) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* One text's TF-IDF terms (s->columns, s->values: ``*distinct`` of them, by block, then
+ * column) and decision values into ``decision``: 0, 1 when a count is beyond the tf table
+ * (the caller uses numpy for that text), -1 when out of memory. The caller holds the
+ * segmenter's read lock. */
+static int score_one(const Kernel *kernel, const Py_UCS4 *chars, Py_ssize_t length, Scratch *s, double *decision,
+                     Py_ssize_t *distinct_out) {
     if (scratch_chars(s, length) < 0) return -1;
-    if (kernel->segments) kernel_cut(kernel, chars, length, s);
+    if (kernel->segmenter != NULL) cut_text(kernel->segmenter, chars, length, s);
     Py_ssize_t distinct = 0;
     for (Py_ssize_t b = 0; b < kernel->block_count; b++) {
         const KernelBlock *block = &kernel->blocks[b];
         s->raw_size = 0;
-        if (block->word) {
-            for (Py_ssize_t size = block->low; size <= block->high; size++) {
-                for (Py_ssize_t start = 0; start + size <= s->token_count; start++) {
-                    const Py_UCS4 *key;
-                    Py_ssize_t key_length;
-                    if (size == 1) {
-                        key = chars + s->token_start[start];
-                        key_length = s->token_end[start] - s->token_start[start];
-                    } else {
-                        key_length = size - 1;
-                        for (Py_ssize_t t = start; t < start + size; t++) {
-                            key_length += s->token_end[t] - s->token_start[t];
-                        }
-                        if (key_length > s->key_capacity) {
-                            if (grow((void **)&s->key, 2 * key_length, sizeof(Py_UCS4)) < 0) return -1;
-                            s->key_capacity = 2 * key_length;
-                        }
-                        Py_ssize_t at = 0;
-                        for (Py_ssize_t t = start; t < start + size; t++) {
-                            if (t > start) s->key[at++] = ' ';
-                            Py_ssize_t part = s->token_end[t] - s->token_start[t];
-                            memcpy(s->key + at, chars + s->token_start[t], part * sizeof(Py_UCS4));
-                            at += part;
-                        }
-                        key = s->key;
-                    }
-                    if (lookup_raw(&block->vocabulary, key, (size_t)key_length, hash_chars(key, (size_t)key_length),
-                                   s) < 0) {
-                        return -1;
-                    }
-                }
-            }
-        } else {
-            for (Py_ssize_t start = 0; start < length; start++) {
-                uint64_t hash = FNV_OFFSET;
-                for (Py_ssize_t size = 1; size <= block->high && start + size <= length; size++) {
-                    hash = hash_step(hash, chars[start + size - 1]);
-                    if (size >= block->low &&
-                        lookup_raw(&block->vocabulary, chars + start, (size_t)size, hash, s) < 0) {
-                        return -1;
-                    }
-                }
-            }
-        }
+        if ((block->word ? word_grams(block, chars, s) : char_grams(block, chars, length, s)) < 0) return -1;
         if (distinct + s->raw_size > s->terms_capacity) {
             Py_ssize_t capacity = 2 * (distinct + s->raw_size);
             if (grow((void **)&s->columns, capacity, sizeof(int64_t)) < 0 ||
@@ -951,7 +748,7 @@ static int kernel_score_one(const Kernel *kernel, const Py_UCS4 *chars, Py_ssize
             }
             s->terms_capacity = capacity;
         }
-        /* from here on tfidf_decision's arithmetic, step for step */
+        /* LinearTextModel.tfidf's arithmetic, step for step: tf -> x idf -> / block L2 norm */
         Py_ssize_t start = distinct;
         distinct += distinct_counts(s->raw, s->raw_size, block->offset, s->columns + start, s->counts + start);
         double norm = 0.0;
@@ -965,13 +762,23 @@ static int kernel_score_one(const Kernel *kernel, const Py_UCS4 *chars, Py_ssize
             for (Py_ssize_t i = start; i < distinct; i++) s->values[i] = s->values[i] / norm;
         }
     }
+    /* _decisions_from_tfidf: per class, the terms' coef x value summed in column order */
     Py_ssize_t classes = kernel->classes;
     for (Py_ssize_t k = 0; k < classes; k++) {
         double sum = 0.0;
         for (Py_ssize_t i = 0; i < distinct; i++) sum += kernel->coef[s->columns[i] * classes + k] * s->values[i];
         decision[k] = sum + kernel->intercept[k];
     }
+    *distinct_out = distinct;
     return 0;
+}
+
+static void read_lock(const Kernel *kernel) {
+    if (kernel->segmenter != NULL) pthread_rwlock_rdlock(&kernel->segmenter->lock);
+}
+
+static void read_unlock(const Kernel *kernel) {
+    if (kernel->segmenter != NULL) pthread_rwlock_unlock(&kernel->segmenter->lock);
 }
 
 PyDoc_STRVAR(kernel_score_doc,
@@ -1029,14 +836,15 @@ static PyObject *kernel_score(PyObject *module, PyObject *args) {
     double *decision = out.buf;
     Py_BEGIN_ALLOW_THREADS
     Scratch scratch = {0};
-    pthread_rwlock_rdlock(&kernel->lock);
+    read_lock(kernel);
     for (Py_ssize_t i = 0; i < n && status >= 0; i++) {
-        int one = kernel_score_one(kernel, pool + starts[i], starts[i + 1] - starts[i], &scratch,
-                                   decision + i * kernel->classes);
+        Py_ssize_t distinct;
+        int one = score_one(kernel, pool + starts[i], starts[i + 1] - starts[i], &scratch,
+                            decision + i * kernel->classes, &distinct);
         if (one > 0) fallback[i] = 1;
         if (one < 0) status = -1;
     }
-    pthread_rwlock_unlock(&kernel->lock);
+    read_unlock(kernel);
     scratch_free(&scratch);
     Py_END_ALLOW_THREADS
     if (status < 0) {
@@ -1059,20 +867,63 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(kernel_features_doc,
+             "kernel_features(kernel, text) -> (columns, values, decision) | None\n\n"
+             "One text's TF-IDF terms and decision values as raw bytes (int64 columns in increasing\n"
+             "order, float64 values, float64 decision values): what kernel_score computes for it.\n"
+             "None when a count is beyond the tf table (the caller then uses numpy).");
+
+static PyObject *kernel_features(PyObject *module, PyObject *args) {
+    PyObject *capsule, *text;
+    if (!PyArg_ParseTuple(args, "OU", &capsule, &text)) return NULL;
+    Kernel *kernel = get_kernel(capsule);
+    if (kernel == NULL) return NULL;
+    Py_UCS4 *chars = PyUnicode_AsUCS4Copy(text);
+    if (chars == NULL) return NULL;
+    double *decision = malloc(kernel->classes * sizeof(double));
+    PyObject *result = NULL;
+    Scratch scratch = {0};
+    Py_ssize_t distinct = 0;
+    int status = -1;
+    if (decision != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        read_lock(kernel);
+        status = score_one(kernel, chars, PyUnicode_GET_LENGTH(text), &scratch, decision, &distinct);
+        read_unlock(kernel);
+        Py_END_ALLOW_THREADS
+    }
+    if (status < 0) {
+        PyErr_NoMemory();
+    } else if (status > 0) {
+        result = Py_NewRef(Py_None);
+    } else {
+        /* "y#" makes None of a NULL pointer: a text without terms has no arrays yet */
+        static const char nothing[1] = {0};
+        const char *columns = scratch.columns ? (const char *)scratch.columns : nothing;
+        const char *values = scratch.values ? (const char *)scratch.values : nothing;
+        result = Py_BuildValue("(y#y#y#)", columns, distinct * (Py_ssize_t)sizeof(int64_t), values,
+                               distinct * (Py_ssize_t)sizeof(double),
+                               (const char *)decision, kernel->classes * (Py_ssize_t)sizeof(double));
+    }
+    scratch_free(&scratch);
+    free(decision);
+    PyMem_Free(chars);
+    return result;
+}
+
 static PyMethodDef methods[] = {
-    {"cut", cut, METH_VARARGS, cut_doc},
-    {"char_columns", char_columns, METH_VARARGS, char_columns_doc},
-    {"word_columns", word_columns, METH_VARARGS, word_columns_doc},
-    {"tfidf_decision", tfidf_decision, METH_VARARGS, tfidf_decision_doc},
+    {"seg_new", seg_new, METH_VARARGS, seg_new_doc},
+    {"seg_add", seg_add, METH_VARARGS, seg_add_doc},
+    {"seg_cut", seg_cut, METH_VARARGS, seg_cut_doc},
     {"kernel_new", kernel_new, METH_VARARGS, kernel_new_doc},
-    {"kernel_sync", kernel_sync, METH_VARARGS, kernel_sync_doc},
     {"kernel_score", kernel_score, METH_VARARGS, kernel_score_doc},
+    {"kernel_features", kernel_features, METH_VARARGS, kernel_features_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_definition = {
     PyModuleDef_HEAD_INIT, "boundary_nlp._speedups",
-    "C versions of boundary_nlp's per-text hot loops (optional; same results as the Python code).",
+    "The optional C backend of boundary_nlp (same results as its Python code).",
     -1, methods, NULL, NULL, NULL, NULL,
 };
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import json
 import re
 from collections import Counter, defaultdict
@@ -41,15 +40,6 @@ class RowFault:
     ``read_records(..., row_faults=True)`` it takes the row's place so a batch can go on."""
 
     message: str
-
-
-def file_sha256(path: str | Path) -> str:
-    """The sha256 hex digest of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:

@@ -5,8 +5,11 @@ the same dictionary (jieba's, plus the domain words) is stored by first characte
 bucket compressed, and a bucket is loaded the first time a text contains its character. The
 algorithm is jieba's own (DAG of dictionary words, maximum log-frequency route, runs of
 single Latin letters and digits merged), so the tokens are the same; the tests check this
-over the whole corpus. The file is built by ``scripts/build_segmenter_dict.py``. The route
-itself runs in the optional C module when it is built (``_speedups.cut``, same tokens).
+over the whole corpus. The file is built by ``scripts/build_segmenter_dict.py``.
+
+When the optional C module is built, the loaded words live in its segmenter only
+(:class:`NativeDictionary`, one per process) and the route runs there, with the same tokens;
+the batch kernel cuts with that same segmenter, so the dictionary is in memory once.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import marshal
 import re
 import threading
 import zlib
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from math import log
+from types import ModuleType
 
 from . import speedups
 
@@ -72,27 +76,71 @@ class BucketDictionary:
         self._loaded: set[str] = set()
         self._lock = threading.Lock()
 
+    def bucket(self, char: str) -> dict[str, float | None] | None:
+        """The words starting with ``char`` (word -> score, prefix -> None), or None."""
+        where = self._index.get(char)
+        if where is None:
+            return None
+        offset, length = where
+        log_total = self.log_total
+        words = marshal.loads(zlib.decompress(self._data[offset : offset + length]))
+        return {word: (log(freq) - log_total if freq else None) for word, freq in words.items()}
+
+    def ensure(self, text: str) -> None:
+        """Load the buckets of the characters of ``text`` into ``entries``."""
+        missing = set(text) - self._loaded
+        if not missing:
+            return
+        with self._lock:
+            for char in missing - self._loaded:
+                words = self.bucket(char)
+                if words is not None:
+                    self.entries.update(words)
+                self._loaded.add(char)
+
+
+class NativeDictionary:
+    """The shipped dictionary inside the C module's segmenter, loaded by first character as
+    texts need it (thread-safe); ``capsule`` is what ``seg_cut`` and the batch kernel read."""
+
+    def __init__(self, module: ModuleType, dictionary: BucketDictionary) -> None:
+        self.module = module
+        self.dictionary = dictionary
+        self.capsule = module.seg_new(dictionary.unknown_score)
+        self._loaded: set[str] = set()
+        self._lock = threading.Lock()
+
     def ensure(self, text: str) -> None:
         missing = set(text) - self._loaded
         if not missing:
             return
         with self._lock:
-            log_total = self.log_total
             for char in missing - self._loaded:
-                where = self._index.get(char)
-                if where is not None:
-                    offset, length = where
-                    bucket = marshal.loads(zlib.decompress(self._data[offset : offset + length]))
-                    self.entries.update(
-                        {word: (log(freq) - log_total if freq else None) for word, freq in bucket.items()}
-                    )
+                words = self.dictionary.bucket(char)
+                if words is not None:
+                    self.module.seg_add(self.capsule, words)
                 self._loaded.add(char)
+
+    def cut(self, text: str) -> list[str]:
+        self.ensure(text)
+        return self.module.seg_cut(self.capsule, text)
 
 
 @lru_cache(maxsize=1)
 def shipped_dictionary() -> BucketDictionary:
     data = resources.files("boundary_nlp").joinpath(RESOURCE).read_bytes()
     return BucketDictionary(data)
+
+
+def native_dictionary() -> NativeDictionary | None:
+    """The process's C segmenter over the shipped dictionary, or None without the C module."""
+    module = speedups.SPEEDUPS
+    return None if module is None else _native_for(module)
+
+
+@cache
+def _native_for(module: ModuleType) -> NativeDictionary:
+    return NativeDictionary(module, shipped_dictionary())
 
 
 _ABSENT = object()
@@ -172,13 +220,14 @@ class FastSegmenter:
         self._dictionary: BucketDictionary | None = None
 
     def cut(self, text: str) -> list[str]:
+        native = native_dictionary()
+        if native is not None:  # the same tokens; the tests compare the two
+            return native.cut(text)
         dictionary = self._dictionary
         if dictionary is None:
             dictionary = self._dictionary = shipped_dictionary()
         dictionary.ensure(text)
-        # the C version gives the same tokens; the tests compare the two
-        cut = _cut_python if speedups.SPEEDUPS is None else speedups.SPEEDUPS.cut
-        return cut(text, dictionary.entries, dictionary.unknown_score)
+        return _cut_python(text, dictionary.entries, dictionary.unknown_score)
 
     def __getstate__(self) -> dict:
         return {}

@@ -17,12 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ._files import write_bytes
+from ._files import file_sha256, write_bytes
 from ._legacy import read_legacy
 from ._linear import LinearTextModel
 from ._modelfile import model_file_bytes, read_model_file
 from ._version import __version__
-from .data import file_sha256
 from .errors import ModelLoadError, ModelVersionWarning
 from .prediction import PredictorViews
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .data import _trigrams, file_sha256, load_dataset, near_twins
+from ._files import file_sha256
+from .data import _trigrams, load_dataset, near_twins
 from .evaluation import Evaluation, evaluate, evaluate_predictions
 from .labels import Label
 
