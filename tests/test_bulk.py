@@ -209,6 +209,6 @@ def test_feature_blocks_from_joined_terms_equal_blocks_from_a_list(default_model
     assert joined.terms == listed.terms and joined.vocabulary == listed.vocabulary
     assert pickle.loads(pickle.dumps(listed)).terms == block.terms
     with pytest.raises(ValueError, match="terms are not unique"):
-        FeatureBlock("x", block.analyzer, "帮\n帮", np.ones(2), 0).vocabulary
+        _ = FeatureBlock("x", block.analyzer, "帮\n帮", np.ones(2), 0).vocabulary
     with pytest.raises(ValueError, match="line break"):
         FeatureBlock("x", block.analyzer, ["帮\n改"], np.ones(1), 0)
