@@ -212,3 +212,19 @@ def test_feature_blocks_from_joined_terms_equal_blocks_from_a_list(default_model
         _ = FeatureBlock("x", block.analyzer, "帮\n帮", np.ones(2), 0).vocabulary
     with pytest.raises(ValueError, match="line break"):
         FeatureBlock("x", block.analyzer, ["帮\n改"], np.ones(1), 0)
+
+
+def test_concurrent_n_jobs_calls_on_two_models_each_get_their_own_model(
+    default_model, small_model, all_dataset_texts
+):
+    """Forked workers find their call's model by key: two calls at once cannot swap models."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = all_dataset_texts[:2500]
+    models = [default_model, small_model.model_]
+    expected = [model.predict_proba(texts) for model in models]
+    assert not np.array_equal(expected[0], expected[1])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        got = list(pool.map(lambda model: model.predict_proba(texts, n_jobs=2), models))
+    for mine, reference in zip(got, expected):
+        assert np.array_equal(mine, reference)

@@ -17,6 +17,7 @@ scikit-learn pipeline).
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections import Counter
@@ -668,15 +669,16 @@ class LinearTextModel:
         import multiprocessing
 
         backend = "multiprocessing" if "fork" in multiprocessing.get_all_start_methods() else "loky"
-        _FORK_MODEL[0] = self
+        key = next(_FORK_KEYS)
+        _FORK_MODELS[key] = self
         try:
             with Parallel(n_jobs=workers, backend=backend) as parallel:
                 if backend == "multiprocessing":
-                    parts = parallel(delayed(_forked_proba)(chunk) for chunk in chunks)
+                    parts = parallel(delayed(_forked_proba)(key, chunk) for chunk in chunks)
                 else:
                     parts = parallel(delayed(_proba)(self, chunk) for chunk in chunks)
         finally:
-            _FORK_MODEL[0] = None
+            del _FORK_MODELS[key]
         return np.concatenate(parts)
 
 
@@ -795,11 +797,14 @@ def escalate(
     return out, chosen
 
 
-_FORK_MODEL: list[LinearTextModel | None] = [None]
+# models of the n_jobs calls in progress, by call: forked workers inherit this dict and find
+# their call's model by key (a dict, not one slot, so concurrent calls cannot swap models)
+_FORK_MODELS: dict[int, LinearTextModel] = {}
+_FORK_KEYS = itertools.count(1)
 
 
-def _forked_proba(texts: list[str]) -> np.ndarray:
-    return _FORK_MODEL[0].score(texts).proba
+def _forked_proba(key: int, texts: list[str]) -> np.ndarray:
+    return _FORK_MODELS[key].score(texts).proba
 
 
 def _proba(model: LinearTextModel, texts: list[str]) -> np.ndarray:
