@@ -151,6 +151,7 @@ def test_get_params_returns_every_init_parameter():
         "word_ngram_range",
         "char_ngram_range",
         "content_only",
+        "drop_vocative",
         "classifier",
         "escalate_label",
         "escalate_threshold",

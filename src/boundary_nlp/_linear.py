@@ -34,7 +34,7 @@ from .asks import split_asks
 from .features import CharNgrams, WordNgrams, analyzer_from_spec
 from .inputs import as_texts, truncate
 from .prediction import DEFAULT_EVIDENCE_TERMS, Prediction, top_evidence
-from .text import content_text, normalize, uncertain_reason
+from .text import normalize, read_text, uncertain_reason
 
 VECTORIZED_MIN_TEXTS = 32
 # large batches are scored this many texts at a time: the per-term arrays of a chunk, not of
@@ -259,6 +259,10 @@ class LinearTextModel:
         if len(contents) > 1:
             raise ValueError("all feature blocks must read the same text (content on all or none)")
         self.content = contents == {True}
+        vocatives = {bool(getattr(block.analyzer, "vocative", False)) for block in blocks}
+        if len(vocatives) > 1:
+            raise ValueError("all feature blocks must read the same text (vocative on all or none)")
+        self.vocative = vocatives == {True}
         # guide rule 2, the most serious ask wins: a text whose ask reaches
         # escalation["threshold"] for escalation["label"] takes that ask's probabilities
         if escalation is not None and str(escalation["label"]) not in set(self.classes.tolist()):
@@ -323,6 +327,7 @@ class LinearTextModel:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("vocative", False)  # pickled before the option existed
         self.idf = np.concatenate([block.idf for block in self.blocks]) if self.blocks else np.empty(0)
         self._init_lazy()
 
@@ -391,7 +396,7 @@ class LinearTextModel:
         return scores
 
     def _read(self, normalized: str) -> str:
-        return content_text(normalized) if self.content else normalized
+        return read_text(normalized, self.content, self.vocative)
 
     def _escalate(self, scores: Scores, texts: list[str], terms: bool) -> None:
         """Guide rule 2 on ``scores``, in place (see :meth:`asks_of`, :func:`escalate`)."""
@@ -437,8 +442,8 @@ class LinearTextModel:
         return self._decide_chunk(normalized)
 
     def _decide_chunk(self, normalized: list[str]) -> np.ndarray:
-        if self.content:
-            normalized = [content_text(text) for text in normalized]
+        if self.content or self.vocative:
+            normalized = [self._read(text) for text in normalized]
         kernel = self.batch_kernel()
         if kernel is not None:
             return self._probabilities(kernel.decisions(self, normalized))

@@ -29,7 +29,10 @@ from .errors import ModelLoadError
 from .features import analyzer_from_spec
 
 FORMAT = "boundary-nlp-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+# version 3 added the analyzers' "vocative" reading; a file without it is written as version
+# 2, so libraries that read version 2 still load it (and refuse a file they would misread)
+_WITHOUT_VOCATIVE = 2
 MANIFEST = "manifest.json"
 CARD = "MODEL_CARD.md"
 MAX_MEMBER_BYTES = 1 << 30  # refuse to inflate any member beyond 1 GiB
@@ -54,7 +57,7 @@ def model_file_bytes(model: LinearTextModel, metadata: dict[str, Any], card: str
         members[CARD] = card.encode("utf-8")
     manifest = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if getattr(model, "vocative", False) else _WITHOUT_VOCATIVE,
         "library_version": __version__,
         "classes": [str(c) for c in model.classes],
         "blocks": blocks,

@@ -10,14 +10,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .text import JiebaSegmenter, content_text, normalize
+from .text import JiebaSegmenter, normalize, read_text
 
 
-def feature_text(text: str, content: bool) -> str:
-    """The text an analyzer reads: normalized, and with ``content`` only its content
-    (see :func:`boundary_nlp.text.content_text`)."""
-    normalized = normalize(text)
-    return content_text(normalized) if content else normalized
+def feature_text(text: str, content: bool, vocative: bool = False) -> str:
+    """The text an analyzer reads: normalized, with ``vocative`` without its opening greeting
+    or form of address (see :mod:`boundary_nlp.vocative`), and with ``content`` only its
+    content (see :func:`boundary_nlp.text.content_text`)."""
+    return read_text(normalize(text), content, vocative)
 
 
 class Segmenter(Protocol):
@@ -35,15 +35,24 @@ class WordNgrams:
     """Word n-grams (tokens joined by a space) of a text after :func:`normalize` (and, with
     ``content``, :func:`~boundary_nlp.text.content_text`).
 
-    Single-character words are kept: in Chinese they carry meaning (改, 删, 签, 帮).
+    Single-character words are kept: in Chinese they carry meaning (改, 删, 签, 帮). With
+    ``vocative`` the opening greeting or form of address is not read (see
+    :mod:`boundary_nlp.vocative`).
     """
 
+    vocative = False  # analyzers pickled before the option existed read greetings
+
     def __init__(
-        self, ngram_range: tuple[int, int] = (1, 2), segmenter: Segmenter | None = None, content: bool = False
+        self,
+        ngram_range: tuple[int, int] = (1, 2),
+        segmenter: Segmenter | None = None,
+        content: bool = False,
+        vocative: bool = False,
     ):
         self.ngram_range = ngram_range
         self.segmenter = segmenter
         self.content = content
+        self.vocative = vocative
 
     def _segmenter(self) -> Segmenter:
         return self.segmenter if self.segmenter is not None else JiebaSegmenter()
@@ -55,27 +64,31 @@ class WordNgrams:
         return _ngrams(tokens, self.ngram_range[0], self.ngram_range[1], " ")
 
     def to_spec(self) -> dict[str, Any]:
-        return {"kind": "word", "ngram_range": list(self.ngram_range), "content": self.content}
+        return _spec("word", self)
 
     def __call__(self, text: str) -> list[str]:
-        return self.from_normalized(feature_text(text, self.content))
+        return self.from_normalized(feature_text(text, self.content, self.vocative))
 
     def __repr__(self) -> str:
         return (
             f"WordNgrams(ngram_range={self.ngram_range!r}, segmenter={self.segmenter!r}, "
-            f"content={self.content!r})"
+            f"content={self.content!r}, vocative={self.vocative!r})"
         )
 
 
 class CharNgrams:
-    """Character n-grams of a text after :func:`normalize`; n-grams of only spaces are skipped."""
+    """Character n-grams of a text after :func:`normalize`; n-grams of only spaces are skipped.
+    ``content`` and ``vocative`` as for :class:`WordNgrams`."""
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 3), content: bool = False):
+    vocative = False  # analyzers pickled before the option existed read greetings
+
+    def __init__(self, ngram_range: tuple[int, int] = (1, 3), content: bool = False, vocative: bool = False):
         self.ngram_range = ngram_range
         self.content = content
+        self.vocative = vocative
 
     def to_spec(self) -> dict[str, Any]:
-        return {"kind": "char", "ngram_range": list(self.ngram_range), "content": self.content}
+        return _spec("char", self)
 
     def from_normalized(self, text: str) -> list[str]:
         low, high = self.ngram_range
@@ -89,23 +102,36 @@ class CharNgrams:
         return grams
 
     def __call__(self, text: str) -> list[str]:
-        return self.from_normalized(feature_text(text, self.content))
+        return self.from_normalized(feature_text(text, self.content, self.vocative))
 
     def __repr__(self) -> str:
-        return f"CharNgrams(ngram_range={self.ngram_range!r}, content={self.content!r})"
+        return (
+            f"CharNgrams(ngram_range={self.ngram_range!r}, content={self.content!r}, "
+            f"vocative={self.vocative!r})"
+        )
+
+
+def _spec(kind: str, analyzer: WordNgrams | CharNgrams) -> dict[str, Any]:
+    spec = {"kind": kind, "ngram_range": list(analyzer.ngram_range), "content": analyzer.content}
+    # written only when on, so a model that keeps greetings saves the same file as before
+    if getattr(analyzer, "vocative", False):
+        spec["vocative"] = True
+    return spec
 
 
 def analyzer_from_spec(spec: dict[str, Any]) -> WordNgrams | CharNgrams:
-    """The analyzer a saved feature block describes (``{"kind": "word"|"char", "ngram_range"}``)."""
+    """The analyzer a saved feature block describes (``{"kind": "word"|"char", "ngram_range"}``,
+    optionally ``"content"`` and ``"vocative"``, both false when absent)."""
     kind = spec.get("kind")
     low, high = (int(n) for n in spec["ngram_range"])
     if not 1 <= low <= high:
         raise ValueError(f"bad ngram_range {spec['ngram_range']!r}")
     content = bool(spec.get("content", False))
+    vocative = bool(spec.get("vocative", False))
     if kind == "word":
-        return WordNgrams((low, high), content=content)
+        return WordNgrams((low, high), content=content, vocative=vocative)
     if kind == "char":
-        return CharNgrams((low, high), content=content)
+        return CharNgrams((low, high), content=content, vocative=vocative)
     raise ValueError(f"unknown analyzer kind {kind!r}")
 
 
@@ -116,6 +142,7 @@ def build_feature_union(
     sublinear_tf: bool,
     segmenter: Segmenter | None = None,
     content: bool = False,
+    vocative: bool = False,
 ) -> Any:
     """Word (unless ``word_ngram_range`` is None) and character TF-IDF blocks, each
     L2-normalized, side by side."""
@@ -127,6 +154,7 @@ def build_feature_union(
 
     blocks = []
     if word_ngram_range is not None:
-        blocks.append(("word", vectorizer(WordNgrams(word_ngram_range, segmenter, content=content))))
-    blocks.append(("char", vectorizer(CharNgrams(char_ngram_range, content=content))))
+        words = WordNgrams(word_ngram_range, segmenter, content=content, vocative=vocative)
+        blocks.append(("word", vectorizer(words)))
+    blocks.append(("char", vectorizer(CharNgrams(char_ngram_range, content=content, vocative=vocative))))
     return FeatureUnion(blocks)

@@ -40,6 +40,9 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         ``word_ngram_range=None`` uses characters only.
     content_only : read features from the content only (see ``text.content_text``);
         ``False`` reads the normalized text with its punctuation.
+    drop_vocative : do not read the greeting or form of address a message opens with
+        ("王工，", "张经理您好：", "在吗？"; see :mod:`boundary_nlp.vocative`): it names who is
+        asked, not what, so putting one in front must not change the label.
     classifier : ``"logreg"`` (multinomial logistic regression) or ``"svc"`` (a linear SVM
         whose decision values are calibrated by per-class sigmoids fitted on 3-fold
         cross-validated decisions).
@@ -63,6 +66,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         word_ngram_range: tuple[int, int] | None = (1, 2),
         char_ngram_range: tuple[int, int] = (1, 3),
         content_only: bool = True,
+        drop_vocative: bool = True,
         classifier: str = "logreg",
         escalate_label: str | None = "prohibited",
         escalate_threshold: float = 0.5,
@@ -80,6 +84,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
         self.content_only = content_only
+        self.drop_vocative = drop_vocative
         self.classifier = classifier
         self.escalate_label = escalate_label
         self.escalate_threshold = escalate_threshold
@@ -118,6 +123,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
             self.sublinear_tf,
             segmenter,
             content=self.content_only,
+            vocative=self.drop_vocative,
         )
         classifier = self._make_classifier()
         self.pipeline_ = Pipeline([("features", features), ("classifier", classifier)])

@@ -66,6 +66,18 @@ def content_text(normalized: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+def read_text(normalized: str, content: bool, vocative: bool = False) -> str:
+    """What a model's features are read from, given the normalized text: with ``vocative``
+    the opening greeting or form of address is dropped (:func:`boundary_nlp.vocative.drop_vocative`,
+    "王工,帮我…" reads as "帮我…"), then with ``content`` only the content is kept
+    (:func:`content_text`)."""
+    if vocative:
+        from .vocative import drop_vocative
+
+        normalized = drop_vocative(normalized)
+    return content_text(normalized) if content else normalized
+
+
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 _LETTER_OR_HAN = re.compile(r"[^\W\d_]")
 # characters that carry no ask on their own: interjections and sentence particles
