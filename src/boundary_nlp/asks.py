@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
-from .text import to_simplified
+from .text import _nfkc, to_simplified
 
 # Sentence ends: always a new ask.
-_HARD = frozenset("。．！？!?；;\n\r")
+_HARD = "。．！？!?；;\n\r"
 # Clause separators: a new ask only when the next clause starts with a connective.
-_SOFT = frozenset("，,、…~～ \t\u3000")
+_SOFT = "，,、…~～ \t\u3000"
 # Connectives that introduce another ask, longest first so 另外 wins over 另. They are
 # matched on the simplified text, so 另外/順便/還有/對了 (traditional) work as well.
 _CONNECTIVES = ("再就是", "另外", "顺便", "还有", "对了", "此外", "另")
+_LONGEST_CONNECTIVE = max(map(len, _CONNECTIVES))
 # 另 alone is a connective ("另：…", "另请…") but not in 另一个 / 另个 / 另类.
-_NOT_AFTER_LING = frozenset("一个外类")
+_NOT_AFTER_LING = "一个外类"
 # Sentence-final particles and interjections: a part made only of these is no ask.
 _PARTICLES = frozenset("啊阿吧呢吗嘛呀哦噢喔哈啦了的嗯哎唉诶呗么哟呦")
 # Pleasantries that stand alone between asks ("…改一下。谢谢！") and ask for nothing.
+# fmt: off
 _PLEASANTRIES = frozenset(
     {
         "谢谢", "多谢", "感谢", "谢了", "谢啦", "谢谢你", "谢谢您", "辛苦", "辛苦了", "辛苦你了",
@@ -31,42 +34,101 @@ _PLEASANTRIES = frozenset(
         "你好", "您好", "在吗", "在不在", "ok", "okay", "thanks", "thx",
     }
 )
-_TRAILING = re.compile(r"[\s。．！？!?；;，,、：:…~～]+$")
-_LEADING = re.compile(r"^[\s。．！？!?；;，,、：:…~～]+")
+# fmt: on
+# whitespace and punctuation that _clean strips from both ends of an ask
+_EDGE = re.compile(r"[\s。．！？!?；;，,、：:…~～]+")
 
 
-def _core(text: str, particles: bool = True) -> str:
-    """The simplified text without punctuation, symbols (emoji), spaces and (if asked) particles."""
-    kept = []
-    for char in unicodedata.normalize("NFKC", to_simplified(text)).lower():
+def _connective_pattern() -> str:
+    words = [re.escape(word) for word in _CONNECTIVES]
+    return "|".join(word if word != "另" else f"另(?![{_NOT_AFTER_LING}])" for word in words)
+
+
+# The separators after which a new ask starts, matched on the simplified text (to_simplified
+# maps no separator and maps nothing to one, so they sit where they sit in the message): a
+# sentence end, or a clause separator followed (after spaces) by a connective. Each match
+# is one separator character, so a run of separators is checked character by character.
+_SPLIT = re.compile(f"[{re.escape(_HARD)}]|[{re.escape(_SOFT)}](?=[ \\t\\u3000]*(?:{_connective_pattern()}))")
+
+# Common Chinese characters (一..龥, category Lo, unchanged by NFKC and lower()) that are no
+# particle: each is one character of the core, so a part with one has a core, and a part with
+# five has a core longer than any pleasantry or connective. Cheaper to find than the core.
+_WORD = f"[一-龥](?<![{''.join(sorted(_PARTICLES))}])"
+_ONE_WORD = re.compile(_WORD)
+_FIVE_WORDS = re.compile(f"(?:.*?{_WORD}){{5}}", re.DOTALL)
+
+
+class _LazyTable(dict):
+    """A ``str.translate`` table whose entries are computed on first use and kept.
+
+    Each distinct character then costs one call of ``entry`` (``unicodedata.category``...),
+    not each character read. The table is emptied when it holds ``LIMIT`` characters, so
+    input made of ever new characters cannot grow it without limit.
+    """
+
+    LIMIT = 1 << 16
+
+    def __init__(self, entry: Callable[[int], int | None]) -> None:
+        super().__init__()
+        self.entry = entry
+
+    def __missing__(self, code: int) -> int | None:
+        value = self.entry(code)
+        if len(self) >= self.LIMIT:
+            self.clear()
+        self[code] = value
+        return value
+
+
+def _dropped(particles: bool) -> _LazyTable:
+    """The table deleting what :func:`_core` drops and keeping every other character."""
+
+    def entry(code: int) -> int | None:
+        char = chr(code)
         if unicodedata.category(char)[0] in "PSZC" or (particles and char in _PARTICLES):
-            continue
-        kept.append(char)
-    return "".join(kept)
+            return None
+        return code
+
+    return _LazyTable(entry)
 
 
-def _is_connective_only(text: str) -> bool:
-    # 对了 ends in the particle 了: compare with particles kept, and also without ("还有呢")
-    return _core(text, particles=False) in _CONNECTIVES or _core(text) in _CONNECTIVES
+_DROP_WITH_PARTICLES = _dropped(particles=True)
+_DROP_WITHOUT_PARTICLES = _dropped(particles=False)
 
 
-def _is_empty_ask(text: str) -> bool:
-    core = _core(text)
-    return not core or core in _PLEASANTRIES
+def _core(simplified: str, particles: bool = True) -> str:
+    """The text without punctuation, symbols (emoji), spaces and (if asked) particles.
+
+    ``simplified`` is already simplified (``to_simplified``): split_asks simplifies the
+    message once, and its pieces are pieces of that.
+    """
+    table = _DROP_WITH_PARTICLES if particles else _DROP_WITHOUT_PARTICLES
+    return _nfkc(simplified).lower().translate(table)
 
 
-def _starts_with_connective(simplified: str, start: int) -> bool:
-    rest = simplified[start:].lstrip(" \t\u3000")
-    for word in _CONNECTIVES:
-        if rest.startswith(word):
-            if word == "另" and rest[1:2] in _NOT_AFTER_LING:
-                return False
-            return True
-    return False
+def _is_connective_only(simplified: str, core: str) -> bool:
+    """``core`` is ``_core(simplified)``. 对了 ends in the particle 了: compare with particles
+    dropped and also kept ("还有呢"). Kept particles only make the core longer, so a core
+    longer than every connective settles it."""
+    if len(core) > _LONGEST_CONNECTIVE:
+        return False
+    return core in _CONNECTIVES or _core(simplified, particles=False) in _CONNECTIVES
 
 
 def _clean(part: str) -> str:
-    return _TRAILING.sub("", _LEADING.sub("", part.strip())).strip()
+    """``part`` without the whitespace and punctuation at either end.
+
+    The trailing run is found as the leading run of the reversed text: a pattern ending in
+    ``$`` is tried at every position of the text.
+    """
+    part = part.strip()
+    leading = _EDGE.match(part)
+    if leading:
+        part = part[leading.end() :]
+    trailing = _EDGE.match(part[::-1])
+    if trailing:
+        part = part[: len(part) - trailing.end()]
+    return part.strip()
 
 
 def split_asks(message: str) -> list[str]:
@@ -88,27 +150,38 @@ def split_asks(message: str) -> list[str]:
         raise TypeError(f"split_asks() expects a str, got {type(message).__name__}")
     simplified = to_simplified(message)
     if len(simplified) != len(message):  # the table maps one character to one; be safe anyway
-        simplified = message
-    pieces: list[str] = []
-    start = 0
-    for index, char in enumerate(message):
-        if char in _HARD or (char in _SOFT and _starts_with_connective(simplified, index + 1)):
-            pieces.append(message[start : index + 1])
-            start = index + 1
-    pieces.append(message[start:])
+        return _split(message, message, to_simplified)
+    return _split(message, simplified, None)
+
+
+def _split(message: str, split_on: str, simplify: Callable[[str], str] | None) -> list[str]:
+    """split_asks of ``message``, cut where ``split_on`` has split points. The pieces are
+    simplified with ``simplify``, or (``None``) are the pieces of ``split_on``, its simplified
+    text."""
+    ends = [match.end() for match in _SPLIT.finditer(split_on)]
+    if not ends:  # one piece (most messages): an ask unless it has no core at all
+        simplified = simplify(message) if simplify else split_on
+        return [_clean(message)] if _ONE_WORD.search(simplified) or _core(simplified) else []
+    bounds = list(zip([0, *ends], [*ends, len(message)]))
+    pieces = [message[start:end] for start, end in bounds]
+    if simplify:
+        simplified_pieces = [simplify(piece) for piece in pieces]
+    else:
+        simplified_pieces = [split_on[start:end] for start, end in bounds]
 
     parts: list[str] = []
-    pending = ""  # a lone connective waiting for the ask it introduces
-    for piece in pieces:
-        if pending:
-            piece = pending + piece
-            pending = ""
-        if _is_connective_only(piece):
-            pending = piece
-            continue
-        if _is_empty_ask(piece):
-            continue
+    pending = pending_simplified = ""  # a lone connective waiting for the ask it introduces
+    for piece, simplified in zip(pieces, simplified_pieces):
+        piece, simplified = pending + piece, pending_simplified + simplified
+        pending = pending_simplified = ""
+        if not _FIVE_WORDS.match(simplified):  # else an ask for sure
+            core = _core(simplified)
+            if _is_connective_only(simplified, core):
+                pending, pending_simplified = piece, simplified
+                continue
+            if not core or core in _PLEASANTRIES:
+                continue
         parts.append(_clean(piece))
-    if not parts and _core(message):
+    if not parts and _core("".join(simplified_pieces)):
         parts.append(_clean(message))
     return parts
