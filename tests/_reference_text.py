@@ -4,7 +4,7 @@ Copied verbatim from ``boundary_nlp.text`` (``to_simplified``, ``normalize``, ``
 ``uncertain_reason``) and ``boundary_nlp.asks`` (``split_asks`` and its helpers) at commit
 19bb815, only laid out again by ``ruff format``. Do not edit or "improve" this module:
 ``tests/test_text_speed_parity.py`` checks that the library still returns exactly what this
-code returns.
+code returns (one deliberate bug fix since, marked in `_is_empty_ask`).
 """
 
 from __future__ import annotations
@@ -155,7 +155,9 @@ def _is_connective_only(text: str) -> bool:
 
 def _is_empty_ask(text: str) -> bool:
     core = _core(text)
-    return not core or core in _PLEASANTRIES
+    # the one deliberate change since the freeze (a bug fix made in both places): compare
+    # with the pleasantries' cores, so 麻烦了 / 在吗 (core 麻烦 / 在) count as pleasantries
+    return not core or core in {_core(word) for word in _PLEASANTRIES}
 
 
 def _starts_with_connective(simplified: str, start: int) -> bool:

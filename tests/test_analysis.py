@@ -247,3 +247,9 @@ def test_done_when_check_with_the_shipped_model():
     result = boundary_nlp.analyze("会议纪要发群里，另外帮我把考勤记录改一下")
     assert len(result.parts) == 2
     assert result.overall.label == "prohibited"
+
+
+@pytest.mark.parametrize("closing", ["麻烦了！", "麻烦您了。", "辛苦你了", "谢啦~", "在吗？", "好的"])
+def test_a_closing_pleasantry_with_a_particle_is_no_ask(closing):
+    """Parts are compared without their particles: 麻烦了 is the pleasantry 麻烦了, not an ask."""
+    assert split_asks(f"把考勤报表发我。{closing}") == ["把考勤报表发我"]

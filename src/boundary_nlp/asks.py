@@ -106,6 +106,11 @@ def _core(simplified: str, particles: bool = True) -> str:
     return _nfkc(simplified).lower().translate(table)
 
 
+# a part's core has its particles dropped, so it is compared with the pleasantries' cores:
+# 麻烦了 -> 麻烦, 在吗 -> 在 (compared as written, these never matched)
+_PLEASANTRY_CORES = frozenset(_core(to_simplified(word)) for word in _PLEASANTRIES)
+
+
 def _is_connective_only(simplified: str, core: str) -> bool:
     """``core`` is ``_core(simplified)``. 对了 ends in the particle 了: compare with particles
     dropped and also kept ("还有呢"). Kept particles only make the core longer, so a core
@@ -179,7 +184,7 @@ def _split(message: str, split_on: str, simplify: Callable[[str], str] | None) -
             if _is_connective_only(simplified, core):
                 pending, pending_simplified = piece, simplified
                 continue
-            if not core or core in _PLEASANTRIES:
+            if not core or core in _PLEASANTRY_CORES:
                 continue
         parts.append(_clean(piece))
     if not parts and _core("".join(simplified_pieces)):
