@@ -152,6 +152,7 @@ def test_get_params_returns_every_init_parameter():
         "char_ngram_range",
         "content_only",
         "drop_vocative",
+        "drop_closing",
         "classifier",
         "escalate_label",
         "escalate_threshold",

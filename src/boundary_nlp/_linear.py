@@ -263,6 +263,10 @@ class LinearTextModel:
         if len(vocatives) > 1:
             raise ValueError("all feature blocks must read the same text (vocative on all or none)")
         self.vocative = vocatives == {True}
+        closings = {bool(getattr(block.analyzer, "closing", False)) for block in blocks}
+        if len(closings) > 1:
+            raise ValueError("all feature blocks must read the same text (closing on all or none)")
+        self.closing = closings == {True}
         # guide rule 2, the most serious ask wins: a text whose ask reaches
         # escalation["threshold"] for escalation["label"] takes that ask's probabilities
         if escalation is not None and str(escalation["label"]) not in set(self.classes.tolist()):
@@ -328,6 +332,7 @@ class LinearTextModel:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("vocative", False)  # pickled before the option existed
+        self.__dict__.setdefault("closing", False)
         self.idf = np.concatenate([block.idf for block in self.blocks]) if self.blocks else np.empty(0)
         self._init_lazy()
 
@@ -396,7 +401,7 @@ class LinearTextModel:
         return scores
 
     def _read(self, normalized: str) -> str:
-        return read_text(normalized, self.content, self.vocative)
+        return read_text(normalized, self.content, self.vocative, self.closing)
 
     def _escalate(self, scores: Scores, texts: list[str], terms: bool) -> None:
         """Guide rule 2 on ``scores``, in place (see :meth:`asks_of`, :func:`escalate`)."""
@@ -442,7 +447,7 @@ class LinearTextModel:
         return self._decide_chunk(normalized)
 
     def _decide_chunk(self, normalized: list[str]) -> np.ndarray:
-        if self.content or self.vocative:
+        if self.content or self.vocative or self.closing:
             normalized = [self._read(text) for text in normalized]
         kernel = self.batch_kernel()
         if kernel is not None:

@@ -29,14 +29,23 @@ from .errors import ModelLoadError
 from .features import analyzer_from_spec
 
 FORMAT = "boundary-nlp-model"
-FORMAT_VERSION = 3
-# version 3 added the analyzers' "vocative" reading; a file without it is written as version
-# 2, so libraries that read version 2 still load it (and refuse a file they would misread)
+FORMAT_VERSION = 4
+# version 3 added the analyzers' "vocative" reading, version 4 their "closing" reading; a file
+# is written with the lowest version that reads it right (2 without either, 3 with the
+# vocative only), so older libraries still load it and refuse a file they would misread
+_WITH_VOCATIVE = 3
 _WITHOUT_VOCATIVE = 2
+
 MANIFEST = "manifest.json"
 CARD = "MODEL_CARD.md"
 MAX_MEMBER_BYTES = 1 << 30  # refuse to inflate any member beyond 1 GiB
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # same bytes for the same model
+
+
+def _format_version(model: LinearTextModel) -> int:
+    if getattr(model, "closing", False):
+        return FORMAT_VERSION
+    return _WITH_VOCATIVE if getattr(model, "vocative", False) else _WITHOUT_VOCATIVE
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -57,7 +66,7 @@ def model_file_bytes(model: LinearTextModel, metadata: dict[str, Any], card: str
         members[CARD] = card.encode("utf-8")
     manifest = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION if getattr(model, "vocative", False) else _WITHOUT_VOCATIVE,
+        "format_version": _format_version(model),
         "library_version": __version__,
         "classes": [str(c) for c in model.classes],
         "blocks": blocks,

@@ -13,11 +13,12 @@ import numpy as np
 from .text import JiebaSegmenter, normalize, read_text
 
 
-def feature_text(text: str, content: bool, vocative: bool = False) -> str:
+def feature_text(text: str, content: bool, vocative: bool = False, closing: bool = False) -> str:
     """The text an analyzer reads: normalized, with ``vocative`` without its opening greeting
-    or form of address (see :mod:`boundary_nlp.vocative`), and with ``content`` only its
+    or form of address (see :mod:`boundary_nlp.vocative`), with ``closing`` without its
+    closing pleasantries (see :mod:`boundary_nlp.closing`), and with ``content`` only its
     content (see :func:`boundary_nlp.text.content_text`)."""
-    return read_text(normalize(text), content, vocative)
+    return read_text(normalize(text), content, vocative, closing)
 
 
 class Segmenter(Protocol):
@@ -37,10 +38,12 @@ class WordNgrams:
 
     Single-character words are kept: in Chinese they carry meaning (改, 删, 签, 帮). With
     ``vocative`` the opening greeting or form of address is not read (see
-    :mod:`boundary_nlp.vocative`).
+    :mod:`boundary_nlp.vocative`); with ``closing`` the closing pleasantries are not read (see
+    :mod:`boundary_nlp.closing`).
     """
 
     vocative = False  # analyzers pickled before the option existed read greetings
+    closing = False  # ... and closing pleasantries
 
     def __init__(
         self,
@@ -48,11 +51,13 @@ class WordNgrams:
         segmenter: Segmenter | None = None,
         content: bool = False,
         vocative: bool = False,
+        closing: bool = False,
     ):
         self.ngram_range = ngram_range
         self.segmenter = segmenter
         self.content = content
         self.vocative = vocative
+        self.closing = closing
 
     def _segmenter(self) -> Segmenter:
         return self.segmenter if self.segmenter is not None else JiebaSegmenter()
@@ -67,25 +72,33 @@ class WordNgrams:
         return _spec("word", self)
 
     def __call__(self, text: str) -> list[str]:
-        return self.from_normalized(feature_text(text, self.content, self.vocative))
+        return self.from_normalized(feature_text(text, self.content, self.vocative, self.closing))
 
     def __repr__(self) -> str:
         return (
             f"WordNgrams(ngram_range={self.ngram_range!r}, segmenter={self.segmenter!r}, "
-            f"content={self.content!r}, vocative={self.vocative!r})"
+            f"content={self.content!r}, vocative={self.vocative!r}, closing={self.closing!r})"
         )
 
 
 class CharNgrams:
     """Character n-grams of a text after :func:`normalize`; n-grams of only spaces are skipped.
-    ``content`` and ``vocative`` as for :class:`WordNgrams`."""
+    ``content``, ``vocative`` and ``closing`` as for :class:`WordNgrams`."""
 
     vocative = False  # analyzers pickled before the option existed read greetings
+    closing = False  # ... and closing pleasantries
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 3), content: bool = False, vocative: bool = False):
+    def __init__(
+        self,
+        ngram_range: tuple[int, int] = (1, 3),
+        content: bool = False,
+        vocative: bool = False,
+        closing: bool = False,
+    ):
         self.ngram_range = ngram_range
         self.content = content
         self.vocative = vocative
+        self.closing = closing
 
     def to_spec(self) -> dict[str, Any]:
         return _spec("char", self)
@@ -102,12 +115,12 @@ class CharNgrams:
         return grams
 
     def __call__(self, text: str) -> list[str]:
-        return self.from_normalized(feature_text(text, self.content, self.vocative))
+        return self.from_normalized(feature_text(text, self.content, self.vocative, self.closing))
 
     def __repr__(self) -> str:
         return (
             f"CharNgrams(ngram_range={self.ngram_range!r}, content={self.content!r}, "
-            f"vocative={self.vocative!r})"
+            f"vocative={self.vocative!r}, closing={self.closing!r})"
         )
 
 
@@ -116,22 +129,25 @@ def _spec(kind: str, analyzer: WordNgrams | CharNgrams) -> dict[str, Any]:
     # written only when on, so a model that keeps greetings saves the same file as before
     if getattr(analyzer, "vocative", False):
         spec["vocative"] = True
+    if getattr(analyzer, "closing", False):
+        spec["closing"] = True
     return spec
 
 
 def analyzer_from_spec(spec: dict[str, Any]) -> WordNgrams | CharNgrams:
     """The analyzer a saved feature block describes (``{"kind": "word"|"char", "ngram_range"}``,
-    optionally ``"content"`` and ``"vocative"``, both false when absent)."""
+    optionally ``"content"``, ``"vocative"`` and ``"closing"``, all false when absent)."""
     kind = spec.get("kind")
     low, high = (int(n) for n in spec["ngram_range"])
     if not 1 <= low <= high:
         raise ValueError(f"bad ngram_range {spec['ngram_range']!r}")
     content = bool(spec.get("content", False))
     vocative = bool(spec.get("vocative", False))
+    closing = bool(spec.get("closing", False))
     if kind == "word":
-        return WordNgrams((low, high), content=content, vocative=vocative)
+        return WordNgrams((low, high), content=content, vocative=vocative, closing=closing)
     if kind == "char":
-        return CharNgrams((low, high), content=content, vocative=vocative)
+        return CharNgrams((low, high), content=content, vocative=vocative, closing=closing)
     raise ValueError(f"unknown analyzer kind {kind!r}")
 
 
@@ -143,6 +159,7 @@ def build_feature_union(
     segmenter: Segmenter | None = None,
     content: bool = False,
     vocative: bool = False,
+    closing: bool = False,
 ) -> Any:
     """Word (unless ``word_ngram_range`` is None) and character TF-IDF blocks, each
     L2-normalized, side by side."""
@@ -154,7 +171,8 @@ def build_feature_union(
 
     blocks = []
     if word_ngram_range is not None:
-        words = WordNgrams(word_ngram_range, segmenter, content=content, vocative=vocative)
+        words = WordNgrams(word_ngram_range, segmenter, content=content, vocative=vocative, closing=closing)
         blocks.append(("word", vectorizer(words)))
-    blocks.append(("char", vectorizer(CharNgrams(char_ngram_range, content=content, vocative=vocative))))
+    chars = CharNgrams(char_ngram_range, content=content, vocative=vocative, closing=closing)
+    blocks.append(("char", vectorizer(chars)))
     return FeatureUnion(blocks)

@@ -43,6 +43,9 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
     drop_vocative : do not read the greeting or form of address a message opens with
         ("王工，", "张经理您好：", "在吗？"; see :mod:`boundary_nlp.vocative`): it names who is
         asked, not what, so putting one in front must not change the label.
+    drop_closing : do not read the pleasantries a message closes with ("，谢谢！", "辛苦了",
+        "麻烦您了！"; see :mod:`boundary_nlp.closing`): they ask for nothing, so appending one
+        must not change the label.
     classifier : ``"logreg"`` (multinomial logistic regression) or ``"svc"`` (a linear SVM
         whose decision values are calibrated by per-class sigmoids fitted on 3-fold
         cross-validated decisions).
@@ -67,6 +70,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         char_ngram_range: tuple[int, int] = (1, 3),
         content_only: bool = True,
         drop_vocative: bool = True,
+        drop_closing: bool = True,
         classifier: str = "logreg",
         escalate_label: str | None = "prohibited",
         escalate_threshold: float = 0.5,
@@ -85,6 +89,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         self.char_ngram_range = char_ngram_range
         self.content_only = content_only
         self.drop_vocative = drop_vocative
+        self.drop_closing = drop_closing
         self.classifier = classifier
         self.escalate_label = escalate_label
         self.escalate_threshold = escalate_threshold
@@ -124,6 +129,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
             segmenter,
             content=self.content_only,
             vocative=self.drop_vocative,
+            closing=self.drop_closing,
         )
         classifier = self._make_classifier()
         self.pipeline_ = Pipeline([("features", features), ("classifier", classifier)])

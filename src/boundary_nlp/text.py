@@ -106,15 +106,20 @@ def content_text(normalized: str) -> str:
     return " ".join(_DIGIT_RUN.sub(DIGIT_TOKEN, _NOT_CONTENT.sub(" ", normalized)).split())
 
 
-def read_text(normalized: str, content: bool, vocative: bool = False) -> str:
+def read_text(normalized: str, content: bool, vocative: bool = False, closing: bool = False) -> str:
     """What a model's features are read from, given the normalized text: with ``vocative``
     the opening greeting or form of address is dropped (:func:`boundary_nlp.vocative.drop_vocative`,
-    "王工,帮我…" reads as "帮我…"), then with ``content`` only the content is kept
-    (:func:`content_text`)."""
+    "王工,帮我…" reads as "帮我…"), with ``closing`` the closing pleasantries
+    (:func:`boundary_nlp.closing.drop_closing`, "帮我…,谢谢!" reads as "帮我…"), then with
+    ``content`` only the content is kept (:func:`content_text`)."""
     if vocative:
         from .vocative import drop_vocative
 
         normalized = drop_vocative(normalized)
+    if closing:
+        from .closing import drop_closing
+
+        normalized = drop_closing(normalized)
     return content_text(normalized) if content else normalized
 
 

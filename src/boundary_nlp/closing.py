@@ -1,0 +1,125 @@
+"""The pleasantry a message closes with ("，谢谢！", "辛苦了", "麻烦您了！", "拜托拜托🙏", "thx").
+
+A closing thanks asks for nothing: "帮我把报告改一下，谢谢！" and "帮我把报告改一下" ask the same
+(guide rule 1, label what is asked). Yet its tokens dilute a short message and, under rule 2,
+the last ask carries it alone, so a model that reads it changes labels when one is appended.
+:func:`drop_closing` removes it before features are read, as :mod:`boundary_nlp.vocative`
+removes the opening form of address.
+
+What counts, at the very end of a normalized text only (up to four, the last first, each
+with any punctuation, emoji, spaces or particles 了/啦/啊/哈/哦/呀/~ after it):
+
+- thanks: 谢谢/多谢/感谢/感恩/谢啦/谢了/蟹蟹, repeated or not (感谢感谢), with an adverb
+  before (先/提前/非常/万分…) and an addressee after (谢谢老师, 多谢王工, 谢谢大家), optionally
+  for 支持/配合/帮忙/理解 (感谢您的配合); 感激不尽; thanks/thank you/thx/tks/3q;
+- 拜托 (拜托了, 拜托拜托, 拜托您啦);
+- 辛苦 (辛苦了, 辛苦啦, 辛苦辛苦, 大家辛苦了, 辛苦王工了);
+- 麻烦了/麻烦你了/麻烦大家了, 打扰了, 有劳了, 费心了, 受累了.
+
+Only the words above, whole: "麻烦把报告发我" (an ask), "辛苦费给你转了", "谢谢你们帮忙把报告改了"
+and "麻烦尽快" in "麻烦尽快，谢谢" are kept. Thanks and 拜托, and 辛苦/麻烦 said to someone
+(辛苦您了, 麻烦你了), may run into the message ("帮我看下谢谢"), unless a word that makes
+them content comes right before ("代我谢谢张总", "太辛苦了", "不用谢谢"); the others need a
+punctuation mark, emoji or space before them ("这个流程太麻烦了" is kept). A text that would
+be left with no letter or Chinese character ("谢谢！", "辛苦了🙏") is kept whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .vocative import _NAME, _alternatives
+
+# who is thanked, after the thanks (谢谢老师) or before 辛苦 (大家辛苦了)
+_ADDRESSEES = (
+    "你们",
+    "您们",
+    "你",
+    "您",
+    "大家",
+    "各位",
+    "诸位",
+    "老师",
+    "领导",
+    "亲",
+    "兄弟",
+    "哥们",
+    "美女",
+    "帅哥",
+)
+_ADDRESSEE = f"(?:{_alternatives(_ADDRESSEES)}|{_NAME})"
+_THANK_WORDS = ("谢谢", "多谢", "感谢", "感恩", "谢啦", "谢了", "谢过", "蟹蟹")
+_THANK_ADVERBS = (
+    "先",
+    "提前",
+    "预先",
+    "在此",
+    "再次",
+    "非常",
+    "十分",
+    "万分",
+    "衷心",
+    "真心",
+    "真是",
+    "太",
+    "多多",
+)
+_THANK_FOR = ("支持", "配合", "帮忙", "帮助", "理解", "关照", "照顾")
+_PARTICLES = "了啦啊呀哈哦噢喔喽咯嘞哟呦嘛"
+_THANK_WORD = _alternatives(_THANK_WORDS)
+_THANKS = (
+    f"(?:(?:{_alternatives(_THANK_ADVERBS)})?{_THANK_WORD}{{1,3}}"
+    f"(?:{_ADDRESSEE}{{1,2}})?(?:的?{_alternatives(_THANK_FOR)})?"
+    "|感激不尽|(?<![a-z])(?:thanks|thank you|thank u|thx|tks|3q)"
+    f"|拜托(?:拜托)*{_ADDRESSEE}?)"
+)
+# said to someone: may run into the message (帮我看下辛苦您了)
+_ADDRESSED = (
+    f"(?:辛苦(?:{_ADDRESSEE})[了啦]|{_ADDRESSEE}辛苦(?:辛苦)*[了啦]?"
+    f"|辛苦[了啦]|(?:麻烦|打扰|有劳|劳烦|辛苦){_ADDRESSEE}[了啦]?)"
+)
+# need a separator before them (这个流程太麻烦了, 工作辛苦 are kept)
+_PLAIN = "(?:辛苦(?:辛苦)*[了啦]?|麻烦[了啦]|打扰[了啦]|有劳[了啦]?|费心[了啦]|受累[了啦]|劳烦[了啦]?)"
+# words right before that make a thanks or 辛苦 part of the sentence
+_CONTENT_BEFORE = "代替帮跟向去要得用别不太很真好挺也都够特最蛮超该应会想添"
+_CLOSING = re.compile(
+    f"(?:(?<![{_CONTENT_BEFORE}])(?<![代替帮跟向][我他她])(?:{_THANKS}|{_ADDRESSED})|(?<![^\\W_]){_PLAIN})"
+    f"(?:[\\W_{_PARTICLES}])*\\Z"
+)
+_TRAILING = re.compile(f"(?:[\\W_{_PARTICLES}])*\\Z")
+_LETTER_OR_HAN = re.compile(r"[^\W\d_]")
+# the longest closing read at once; bounds the search to the end of a long text
+_WINDOW = 48
+# clause marks and spaces left before a dropped closing ("改一下，谢谢" reads "改一下")
+_CLAUSE_MARKS = " ,、;:~…"
+MAX_CLOSINGS = 4
+
+
+def closing_start(normalized: str) -> int:
+    """Where the closing pleasantries of a normalized text start (``len(normalized)``: none).
+
+    See the module docstring for what counts; the text before them keeps at least one letter
+    or Chinese character, else nothing is dropped.
+    """
+    start = len(normalized)
+    for _ in range(MAX_CLOSINGS):
+        tail = _TRAILING.search(normalized, max(0, start - _WINDOW), start)
+        end = tail.start() if tail is not None else start
+        match = _CLOSING.search(normalized, max(0, end - _WINDOW), start)
+        if match is None:
+            break
+        start = match.start()
+    if start == len(normalized):
+        return start
+    start = len(normalized[:start].rstrip(_CLAUSE_MARKS))
+    if not _LETTER_OR_HAN.search(normalized, 0, start):
+        return len(normalized)
+    return start
+
+
+def drop_closing(normalized: str) -> str:
+    """The normalized text without the pleasantries it closes with:
+    ``drop_closing("帮我把报告改一下,谢谢!") == "帮我把报告改一下"``. Expects
+    :func:`~boundary_nlp.text.normalize`'s output (half-width punctuation, simplified
+    characters, lower case)."""
+    return normalized[: closing_start(normalized)]
