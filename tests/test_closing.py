@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from boundary_nlp import load_model, save_model
-from boundary_nlp.closing import closing_start, drop_closing
+from boundary_nlp.closing import closing_start, drop_closing, only_closing
 from boundary_nlp.features import CharNgrams, WordNgrams, analyzer_from_spec
 from boundary_nlp.model import BoundaryClassifier
 from boundary_nlp.text import normalize, read_text
@@ -167,3 +167,17 @@ def test_a_model_that_reads_closings_is_saved_in_the_previous_format(tmp_path, s
     assert manifest["format_version"] == 3
     assert all("closing" not in block["analyzer"] for block in manifest["blocks"])
     assert not load_model(path).predictor.closing
+
+
+@pytest.mark.parametrize("text", ["先谢谢了哈", "辛苦了!", "谢谢,辛苦啦~", "thx"])
+def test_a_part_that_is_only_a_pleasantry_is_recognized(text):
+    assert only_closing(normalize(text))
+
+
+@pytest.mark.parametrize("text", ["帮我改一下,谢谢", "这个流程太麻烦了", "麻烦尽快", ""])
+def test_a_part_with_content_is_no_pleasantry(text):
+    assert not only_closing(normalize(text))
+
+
+def test_a_pleasantry_after_a_sentence_end_is_no_ask_under_rule_2(small_model):
+    assert small_model.model_.asks_of(["帮我把报告改一下。先谢谢了哈"]).texts == []

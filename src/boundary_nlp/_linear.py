@@ -31,6 +31,7 @@ import numpy as np
 from . import speedups
 from .advice import advice_for
 from .asks import split_asks
+from .closing import only_closing
 from .features import CharNgrams, WordNgrams, analyzer_from_spec
 from .inputs import as_texts, truncate
 from .prediction import DEFAULT_EVIDENCE_TERMS, Prediction, top_evidence
@@ -428,6 +429,8 @@ class LinearTextModel:
         parts: list[str] = []
         for row, text in enumerate(texts):
             found = split_asks(text)
+            if self.closing:  # a part that is only a pleasantry ("先谢谢了哈") is no ask
+                found = [part for part in found if not only_closing(normalize(part))]
             if len(found) > 1:
                 owners.extend([row] * len(found))
                 parts.extend(found)

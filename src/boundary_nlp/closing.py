@@ -117,6 +117,18 @@ def closing_start(normalized: str) -> int:
     return start
 
 
+def only_closing(normalized: str) -> bool:
+    """Whether a normalized text is nothing but closing pleasantries ("先谢谢了哈", "辛苦了!"):
+    under rule 2 such a part asks for nothing and is no ask."""
+    end = len(normalized)
+    for _ in range(MAX_CLOSINGS):
+        match = _CLOSING.search(normalized, max(0, end - _WINDOW), end)
+        if match is None:
+            break
+        end = match.start()
+    return end < len(normalized) and not _LETTER_OR_HAN.search(normalized, 0, end)
+
+
 def drop_closing(normalized: str) -> str:
     """The normalized text without the pleasantries it closes with:
     ``drop_closing("帮我把报告改一下,谢谢!") == "帮我把报告改一下"``. Expects
