@@ -181,3 +181,37 @@ def test_a_part_with_content_is_no_pleasantry(text):
 
 def test_a_pleasantry_after_a_sentence_end_is_no_ask_under_rule_2(small_model):
     assert small_model.model_.asks_of(["帮我把报告改一下。先谢谢了哈"]).texts == []
+
+
+def test_analyze_and_the_ask_rows_leave_out_a_part_that_is_only_a_closing(small_model):
+    """analyze shows the asks the model scores; training's ask rows are the same asks."""
+    import numpy as np
+
+    from boundary_nlp.analysis import analyze
+    from boundary_nlp.asks import split_asks
+    from boundary_nlp.model import _with_ask_rows
+
+    message = "把考勤报表发我。另外帮我取个快递。先谢谢了哈！"
+    assert len(split_asks(message)) == 3
+    assert small_model.asks(message) == ["把考勤报表发我", "另外帮我取个快递"]
+    assert [part.text for part in analyze(message, small_model).parts] == small_model.asks(message)
+    texts, labels = _with_ask_rows([message], np.asarray(["courtesy"], dtype=object), "prohibited", True)
+    assert texts[1:] == ["把考勤报表发我", "另外帮我取个快递"]
+    texts, _ = _with_ask_rows([message], np.asarray(["courtesy"], dtype=object), "prohibited", False)
+    assert len(texts) == 4
+
+
+def test_the_quick_stem_check_never_changes_a_result(all_dataset_texts, monkeypatch):
+    """``_STEMS`` only skips texts the full pattern cannot match: with it matching everything
+    (no skipping), every corpus text and its closing-appended forms give the same answers."""
+    import re
+
+    from boundary_nlp import closing
+    from boundary_nlp.text import normalize
+
+    texts = [normalize(text) for text in all_dataset_texts[::3]]
+    tails = (",谢谢!", "辛苦了", ",多谢王工~", "thx", "拜托拜托")
+    texts += [text + tail for text in texts[:300] for tail in tails]
+    fast = [(closing.closing_start(text), closing.only_closing(text)) for text in texts]
+    monkeypatch.setattr(closing, "_STEMS", re.compile(""))
+    assert [(closing.closing_start(text), closing.only_closing(text)) for text in texts] == fast

@@ -30,8 +30,7 @@ import numpy as np
 
 from . import speedups
 from .advice import advice_for
-from .asks import split_asks
-from .closing import only_closing
+from .asks import scored_asks
 from .features import CharNgrams, WordNgrams, analyzer_from_spec
 from .inputs import as_texts, truncate
 from .prediction import DEFAULT_EVIDENCE_TERMS, Prediction, top_evidence
@@ -422,15 +421,18 @@ class LinearTextModel:
         """The probability column of ``label``."""
         return list(self.classes).index(label)
 
+    def asks(self, message: str) -> list[str]:
+        """The asks of ``message`` this model scores one by one under rule 2
+        (``asks.scored_asks``: closing pleasantries are no asks when the model drops them)."""
+        return scored_asks(message, self.closing)
+
     def asks_of(self, texts: list[str]) -> Asks:
-        """The asks of every text with two or more (``split_asks``), and their whole-text
+        """The asks of every text with two or more (``asks.scored_asks``), and their whole-text
         probabilities."""
         owners: list[int] = []
         parts: list[str] = []
         for row, text in enumerate(texts):
-            found = split_asks(text)
-            if self.closing:  # a part that is only a pleasantry ("先谢谢了哈") is no ask
-                found = [part for part in found if not only_closing(normalize(part))]
+            found = self.asks(text)
             if len(found) > 1:
                 owners.extend([row] * len(found))
                 parts.extend(found)

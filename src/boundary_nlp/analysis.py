@@ -115,7 +115,8 @@ def analyze(
     if max_chars is None:
         max_chars = getattr(model, "max_chars", DEFAULT_MAX_CHARS)
     clipped, was_truncated = truncate(message, max_chars)
-    texts = split_asks(clipped)
+    # the asks the model itself scores under rule 2 (a model may drop closing pleasantries)
+    texts = model.asks(clipped) if hasattr(model, "asks") else split_asks(clipped)
     whole, *predictions = model.classify([clipped, *texts], threshold=threshold)
     parts = [AskPart(text, prediction) for text, prediction in zip(texts, predictions)]
     overall, index, reason = _combine(parts, whole)

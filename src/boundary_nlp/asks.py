@@ -190,3 +190,17 @@ def _split(message: str, split_on: str, simplify: Callable[[str], str] | None) -
     if not parts and _core("".join(simplified_pieces)):
         parts.append(_clean(message))
     return parts
+
+
+def scored_asks(message: str, closing: bool) -> list[str]:
+    """The asks rule 2 scores one by one: :func:`split_asks`, and for a model that drops
+    closing pleasantries (``closing``) without the parts that are nothing but one ("…改一下。
+    先谢谢了哈！"): such a part asks for nothing. Training (ask rows) and prediction both use
+    this, so they see the same asks."""
+    parts = split_asks(message)
+    if closing and len(parts) > 1:
+        from .closing import only_closing
+        from .text import normalize
+
+        parts = [part for part in parts if not only_closing(normalize(part))]
+    return parts

@@ -112,7 +112,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
             raise ValueError("fit() needs at least two different labels")
         given = labels
         if self.ask_rows and self.escalate_label is not None and self.escalate_label in set(labels.tolist()):
-            texts, labels = _with_ask_rows(texts, labels, self.escalate_label)
+            texts, labels = _with_ask_rows(texts, labels, self.escalate_label, self.drop_closing)
         # a custom dictionary is read now and carried by the model, so a saved model does not
         # depend on the file's path
         if self.userdict == DEFAULT_USERDICT:
@@ -213,17 +213,19 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _with_ask_rows(texts: list[str], labels: np.ndarray, most_serious: str) -> tuple[list[str], np.ndarray]:
-    """The texts plus the asks of every multi-ask text not labelled ``most_serious``, each
-    with its text's label (see ``BoundaryClassifier``'s ``ask_rows``)."""
-    from .asks import split_asks
+def _with_ask_rows(
+    texts: list[str], labels: np.ndarray, most_serious: str, closing: bool
+) -> tuple[list[str], np.ndarray]:
+    """The texts plus the asks (``asks.scored_asks``) of every multi-ask text not labelled
+    ``most_serious``, each with its text's label (see ``BoundaryClassifier``'s ``ask_rows``)."""
+    from .asks import scored_asks
 
     extra_texts: list[str] = []
     extra_labels: list[str] = []
     for text, label in zip(texts, labels.tolist()):
         if label == most_serious:
             continue
-        asks = split_asks(text)
+        asks = scored_asks(text, closing)
         if len(asks) > 1:
             extra_texts += asks
             extra_labels += [label] * len(asks)

@@ -149,3 +149,7 @@ class PredictorViews:
         to judge (empty, no content, not Chinese), whose ``reason`` says which.
         """
         return self._predictor().classify(texts, threshold=threshold, evidence_terms=evidence_terms)
+
+    def asks(self, message: str) -> list[str]:
+        """The asks of ``message`` that this model scores one by one under rule 2."""
+        return self._predictor().asks(message)
