@@ -338,10 +338,10 @@ def shipped_report(default_model):
 
 
 # Invariance tests the shipped model misses (issue 14's target is <= 1% each), with the bar a
-# regression must not cross: about 1.2x what the shipped model measured (name or greeting
-# 1.2%). These flips come mostly from rule 2 (a message takes its most serious ask's label):
-# a greeting in front ("在吗，") can change where the asks split.
-KNOWN_INVARIANCE_MISSES = {"name or greeting": 0.015}
+# regression must not cross (about 1.2x what the shipped model measured); each is a strict
+# expected failure of the target test. The shipped model misses none: the opening greeting
+# and the closing pleasantry are no longer read (vocative.py, closing.py).
+KNOWN_INVARIANCE_MISSES: dict[str, float] = {}
 INVARIANCE_TESTS = (
     "thanks",
     "pleasantry",
