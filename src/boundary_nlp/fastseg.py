@@ -18,6 +18,7 @@ import marshal
 import re
 import threading
 import zlib
+from collections.abc import Callable
 from functools import cache, lru_cache
 from importlib import resources
 from math import log
@@ -73,8 +74,7 @@ class BucketDictionary:
         self._index: dict[str, tuple[int, int]] = header["index"]
         self._data = memoryview(data)[start + size :]
         self.entries: dict[str, float | None] = {}
-        self._loaded: set[str] = set()
-        self._lock = threading.Lock()
+        self._loaded = _Taken()
 
     def bucket(self, char: str) -> dict[str, float | None] | None:
         """The words starting with ``char`` (word -> score, prefix -> None), or None."""
@@ -88,15 +88,27 @@ class BucketDictionary:
 
     def ensure(self, text: str) -> None:
         """Load the buckets of the characters of ``text`` into ``entries``."""
-        missing = set(text) - self._loaded
+        self._loaded.take(text, self, self.entries.update)
+
+
+class _Taken:
+    """The first characters whose buckets a holder has taken in; thread-safe."""
+
+    def __init__(self) -> None:
+        self.chars: set[str] = set()
+        self._lock = threading.Lock()
+
+    def take(self, text: str, dictionary: BucketDictionary, add: Callable[[dict], object]) -> None:
+        """``add`` the bucket of every character of ``text`` not taken yet."""
+        missing = set(text) - self.chars
         if not missing:
             return
         with self._lock:
-            for char in missing - self._loaded:
-                words = self.bucket(char)
+            for char in missing - self.chars:
+                words = dictionary.bucket(char)
                 if words is not None:
-                    self.entries.update(words)
-                self._loaded.add(char)
+                    add(words)
+                self.chars.add(char)
 
 
 class NativeDictionary:
@@ -107,19 +119,10 @@ class NativeDictionary:
         self.module = module
         self.dictionary = dictionary
         self.capsule = module.seg_new(dictionary.unknown_score)
-        self._loaded: set[str] = set()
-        self._lock = threading.Lock()
+        self._taken = _Taken()
 
     def ensure(self, text: str) -> None:
-        missing = set(text) - self._loaded
-        if not missing:
-            return
-        with self._lock:
-            for char in missing - self._loaded:
-                words = self.dictionary.bucket(char)
-                if words is not None:
-                    self.module.seg_add(self.capsule, words)
-                self._loaded.add(char)
+        self._taken.take(text, self.dictionary, lambda words: self.module.seg_add(self.capsule, words))
 
     def cut(self, text: str) -> list[str]:
         self.ensure(text)
