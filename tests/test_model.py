@@ -705,7 +705,7 @@ def test_ask_rows_add_the_asks_of_multi_ask_messages_below_the_most_serious_labe
 
     texts = ["周报发我，另外帮我取个快递", "日志导一份，另外把考勤改一下", "部署新版本"]
     labels = np.asarray(["courtesy", "prohibited", "in_scope"], dtype=object)
-    more_texts, more_labels = _with_ask_rows(texts, labels, "prohibited")
+    more_texts, more_labels = _with_ask_rows(texts, labels, "prohibited", closing=True)
     assert more_texts == [*texts, "周报发我", "另外帮我取个快递"]
     assert list(more_labels) == ["courtesy", "prohibited", "in_scope", "courtesy", "courtesy"]
 
