@@ -96,3 +96,14 @@ def test_label_sets_without_prohibited_get_no_rule_two_threshold(tmp_path):
     result = train(path, None, None, candidates=SMALL_CANDIDATES[:1], folds=2, repeats=1, n_jobs=1)
     assert result.params["escalate_threshold"] is None
     assert [row["threshold"] for row in result.escalation_search] == [None]
+    # nor the guide's readings: a closing 谢谢 may be the signal of another label set
+    assert not result.model.drop_vocative and not result.model.drop_closing
+    assert not result.model.model_.vocative and not result.model.model_.closing
+    assert all(not row["params"]["drop_closing"] for row in result.search)
+
+
+def test_the_guides_labels_keep_the_greeting_and_closing_readings(tiny_files):
+    train_path, _ = tiny_files
+    result = train(train_path, None, None, candidates=SMALL_CANDIDATES[:1], folds=2, repeats=1, n_jobs=1)
+    assert result.model.model_.vocative and result.model.model_.closing
+    assert "drop_closing" not in result.params

@@ -39,6 +39,8 @@ DEFAULT_MAX_ABSTAIN = 0.10
 THRESHOLD_CANDIDATES = tuple(round(0.35 + 0.05 * i, 2) for i in range(11))
 # rule-2 thresholds tried on out-of-fold predictions; None = whole messages only
 ESCALATION_CANDIDATES: tuple[float | None, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, None)
+# the guide's readings, off for label sets that are not the guide's (see train)
+GUIDE_READINGS_OFF: dict[str, Any] = {"drop_vocative": False, "drop_closing": False}
 TIE_BREAK_LABEL = Label.PROHIBITED.value
 SEED = 20261203
 # rule 2 must hold: a red-line ask joined to an ordinary message makes it prohibited at least
@@ -180,6 +182,11 @@ def train(
     out-of-fold predictions then choose the rule-2 threshold (see :func:`_choose_escalation`:
     red-line asks joined to held-out ordinary messages must be caught, then the best
     macro-F1) and the uncertainty threshold. ``n_jobs`` fits in parallel processes (-1: every core).
+
+    Rule 2 and the readings that skip a message's opening greeting and closing pleasantry
+    (``drop_vocative``, ``drop_closing``) belong to the guide's labels (label what is asked);
+    for a label set without its most serious label (product reviews, news titles, ...) both are
+    off, since there a closing "谢谢" can be the very signal (a candidate may still set them).
     """
     from joblib import Parallel, delayed
 
@@ -192,6 +199,8 @@ def train(
         counts["dev"] = _count(dev_labels)
         hashes["dev"] = file_sha256(dev_path)
     candidates = list(candidates or DEFAULT_CANDIDATES)
+    if TIE_BREAK_LABEL not in set(labels):
+        candidates = [{**GUIDE_READINGS_OFF, **candidate} for candidate in candidates]
     groups = near_twin_groups(texts)
     splits = cv_splits(labels, groups, folds, repeats)
     log(f"{len(candidates)} candidates x {len(splits)} folds on {len(texts)} rows")
