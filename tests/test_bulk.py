@@ -228,3 +228,22 @@ def test_concurrent_n_jobs_calls_on_two_models_each_get_their_own_model(
         got = list(pool.map(lambda model: model.predict_proba(texts, n_jobs=2), models))
     for mine, reference in zip(got, expected):
         assert np.array_equal(mine, reference)
+
+
+@needs_c
+def test_n_threads_one_scores_on_the_calling_thread_only(default_model, all_dataset_texts, monkeypatch):
+    """``n_threads=1`` holds for the asks of rule 2 too: no thread pool anywhere."""
+    from boundary_nlp import _linear
+
+    pools = []
+
+    class Counting(_linear.ThreadPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(kwargs.get("max_workers"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(_linear, "ThreadPoolExecutor", Counting)
+    texts = all_dataset_texts[:5000]
+    one = default_model.predict_proba(texts, n_threads=1)
+    assert pools == []
+    assert np.array_equal(default_model.predict_proba(texts, n_threads=2), one) and pools

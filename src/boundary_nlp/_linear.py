@@ -372,8 +372,10 @@ class LinearTextModel:
         """
         raw = as_texts(texts)
         if terms or (len(raw) <= CHUNK_TEXTS and self.threads_for(len(raw), n_threads) == 1):
-            return self._score_chunk(raw, terms, whole_only)
-        parts = self._map_chunks(lambda chunk: self._score_chunk(chunk, False, whole_only), raw, n_threads)
+            return self._score_chunk(raw, terms, whole_only, n_threads)
+        parts = self._map_chunks(
+            lambda chunk: self._score_chunk(chunk, False, whole_only, n_threads), raw, n_threads
+        )
         asks = None if parts[0].asks is None else [ask for part in parts for ask in part.asks]
         return Scores(
             np.concatenate([part.proba for part in parts]),
@@ -383,7 +385,9 @@ class LinearTextModel:
             asks,
         )
 
-    def _score_chunk(self, raw: list[str], terms: bool, whole_only: bool) -> Scores:
+    def _score_chunk(
+        self, raw: list[str], terms: bool, whole_only: bool, n_threads: int | None = None
+    ) -> Scores:
         clipped = [truncate(text, self.max_chars) for text in raw]
         normalized = [normalize(text) for text, _ in clipped]
         truncated = [cut for _, cut in clipped]
@@ -395,17 +399,17 @@ class LinearTextModel:
                 self._probabilities(decision), truncated, reasons, [(c, v) for c, v, _ in per_text]
             )
         else:
-            scores = Scores(self.decide_proba(normalized), truncated, reasons)
+            scores = Scores(self.decide_proba(normalized, n_threads), truncated, reasons)
         if self.escalation is not None and not whole_only:
-            self._escalate(scores, [text for text, _ in clipped], terms)
+            self._escalate(scores, [text for text, _ in clipped], terms, n_threads)
         return scores
 
     def _read(self, normalized: str) -> str:
         return read_text(normalized, self.content, self.vocative, self.closing)
 
-    def _escalate(self, scores: Scores, texts: list[str], terms: bool) -> None:
+    def _escalate(self, scores: Scores, texts: list[str], terms: bool, n_threads: int | None = None) -> None:
         """Guide rule 2 on ``scores``, in place (see :meth:`asks_of`, :func:`escalate`)."""
-        asks = self.asks_of(texts)
+        asks = self.asks_of(texts, n_threads)
         proba, chosen = escalate(
             scores.proba, asks, self.column(self.escalation["label"]), self.escalation["threshold"]
         )
@@ -426,7 +430,7 @@ class LinearTextModel:
         (``asks.scored_asks``: closing pleasantries are no asks when the model drops them)."""
         return scored_asks(message, self.closing)
 
-    def asks_of(self, texts: list[str]) -> Asks:
+    def asks_of(self, texts: list[str], n_threads: int | None = None) -> Asks:
         """The asks of every text with two or more (``asks.scored_asks``), and their whole-text
         probabilities."""
         owners: list[int] = []
@@ -436,7 +440,7 @@ class LinearTextModel:
             if len(found) > 1:
                 owners.extend([row] * len(found))
                 parts.extend(found)
-        proba = self.decide_proba([normalize(part) for part in parts])
+        proba = self.decide_proba([normalize(part) for part in parts], n_threads)
         return Asks(np.asarray(owners, dtype=np.intp), parts, proba)
 
     def decide_proba(self, normalized: list[str], n_threads: int | None = None) -> np.ndarray:
