@@ -47,6 +47,7 @@ PARALLEL_MIN_TEXTS = 2000
 # batches of at least this many texts are scored by threads over chunks (with the C kernel,
 # which releases the GIL); smaller ones on the calling thread
 THREADS_MIN_TEXTS = 1024
+CORES = os.cpu_count() or 1  # read once: a call costs microseconds on some machines
 _UNICODE_SIZE = 0x110000
 
 HEADS = ("softmax", "logistic", "sigmoid_ovr")
@@ -152,6 +153,9 @@ class Head:
             raise ValueError(f"unknown head {self.kind!r}; known: {HEADS}")
         if self.kind == "sigmoid_ovr" and (not self.a or len(self.a) != len(self.b)):
             raise ValueError("a sigmoid_ovr head needs a and b of equal, non-zero length")
+        # the calibration as arrays once, not per call (not fields: equality reads a and b)
+        object.__setattr__(self, "_a", np.asarray(self.a, dtype=float))
+        object.__setattr__(self, "_b", np.asarray(self.b, dtype=float))
 
     def proba(self, decision: np.ndarray) -> np.ndarray:
         if self.kind == "logistic":
@@ -161,12 +165,13 @@ class Head:
             shifted = decision - decision.max(axis=-1, keepdims=True)
             exp = np.exp(shifted)
             return exp / exp.sum(axis=-1, keepdims=True)
-        a = np.asarray(self.a)
-        b = np.asarray(self.b)
-        calibrated = 1.0 / (1.0 + np.exp(decision * a + b))
+        calibrated = 1.0 / (1.0 + np.exp(decision * self._a + self._b))
         if calibrated.shape[-1] == 1:
             return np.concatenate((1.0 - calibrated, calibrated), axis=-1)
         total = calibrated.sum(axis=-1, keepdims=True)
+        if not (total == 0).any():
+            return calibrated / total
+        # every sigmoid of a row underflowed: that row is uniform
         uniform = np.full_like(calibrated, 1.0 / calibrated.shape[-1])
         safe = np.where(total == 0, 1.0, total)
         return np.where(total == 0, uniform, calibrated / safe)
@@ -317,6 +322,7 @@ class LinearTextModel:
         return shifted / shifted.sum(axis=-1, keepdims=True)
 
     def _init_lazy(self) -> None:
+        self._columns = {str(label): index for index, label in enumerate(self.classes)}
         self._lock = threading.RLock()  # reentrant: building the kernel reads the segmenter
         self._segmenter = None
         self._index: TermIndex | bool | None = None
@@ -422,8 +428,11 @@ class LinearTextModel:
                     scores.terms[row] = (columns, values)
 
     def column(self, label: str) -> int:
-        """The probability column of ``label``."""
-        return list(self.classes).index(label)
+        """The probability column of ``label`` (``ValueError`` for a label the model lacks)."""
+        try:
+            return self._columns[label]
+        except KeyError:
+            raise ValueError(f"{label!r} is not one of the model's labels {list(self.classes)}") from None
 
     def asks(self, message: str) -> list[str]:
         """The asks of ``message`` this model scores one by one under rule 2
@@ -474,7 +483,7 @@ class LinearTextModel:
         """How many threads score ``count`` texts: ``n_threads`` if given (-1: every core),
         else every core for ``THREADS_MIN_TEXTS`` or more texts when the C kernel runs (the
         numpy path holds the GIL, so threads would only take turns), else one."""
-        cores = os.cpu_count() or 1
+        cores = CORES
         if n_threads is not None:
             return cores if n_threads < 0 else max(1, int(n_threads))
         if count >= THREADS_MIN_TEXTS and self.batch_kernel() is not None:
@@ -675,7 +684,7 @@ class LinearTextModel:
 
     # -- many processes -------------------------------------------------------------
     def _parallel_proba(self, texts: list[str], n_jobs: int) -> np.ndarray:
-        workers = (os.cpu_count() or 1) if n_jobs < 0 else n_jobs
+        workers = CORES if n_jobs < 0 else n_jobs
         if workers <= 1 or len(texts) < PARALLEL_MIN_TEXTS:
             return self.score(texts).proba
         from joblib import Parallel, delayed  # only here: the load path never imports joblib
