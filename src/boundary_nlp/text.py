@@ -10,6 +10,9 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from .closing import drop_closing
+from .vocative import drop_vocative
+
 # Zero-width and bidi formatting characters survive NFKC; they carry no meaning here.
 _INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff\u00ad]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -113,12 +116,8 @@ def read_text(normalized: str, content: bool, vocative: bool = False, closing: b
     (:func:`boundary_nlp.closing.drop_closing`, "帮我…,谢谢!" reads as "帮我…"), then with
     ``content`` only the content is kept (:func:`content_text`)."""
     if vocative:
-        from .vocative import drop_vocative
-
         normalized = drop_vocative(normalized)
     if closing:
-        from .closing import drop_closing
-
         normalized = drop_closing(normalized)
     return content_text(normalized) if content else normalized
 
