@@ -156,6 +156,7 @@ def test_get_params_returns_every_init_parameter():
         "classifier",
         "escalate_label",
         "escalate_threshold",
+        "label_weights",
         "ask_rows",
         "min_df",
         "sublinear_tf",

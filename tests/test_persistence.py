@@ -15,6 +15,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 from boundary_nlp import (
     LABELS,
@@ -505,3 +506,47 @@ def test_loading_and_predicting_never_unpickles_nor_imports_sklearn_or_joblib():
     first, second = result.stdout.strip().splitlines()
     assert first.split()[0] in LABELS
     assert second == "[]"
+
+
+def test_label_weights_weigh_the_decision_and_survive_the_model_file(small_model, tmp_path):
+    from boundary_nlp import save_model
+
+    texts = ["这个报表能不能加一列", "帮我取快递", "考勤记录改一下"]
+    p0 = small_model.predict_proba(texts)
+    weighed = small_model.model_.with_label_weights({"prohibited": 1.5})
+    column = list(small_model.classes_).index("prohibited")
+    factor = np.ones(len(small_model.classes_))
+    factor[column] = 1.5
+    expected = p0 * factor
+    np.testing.assert_allclose(weighed.predict_proba(texts), expected / expected.sum(axis=1, keepdims=True),
+                               rtol=1e-12)
+    assert small_model.model_.label_weights is None  # a copy: the estimator's predictor is unchanged
+
+    # the estimator's parameter, fitted or set afterwards, gives the same probabilities
+    estimator = clone(small_model).set_params(label_weights={"prohibited": 1.5})
+    estimator.model_ = small_model.model_
+    np.testing.assert_allclose(estimator.predict_proba(texts), weighed.predict_proba(texts), rtol=1e-12)
+
+    path = save_model(estimator, tmp_path / "weighed.bnlp")
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["format_version"] == 5 and manifest["label_weights"] == {"prohibited": 1.5}
+    loaded = load_model(path)
+    assert np.array_equal(loaded.predict_proba(texts), estimator.predict_proba(texts))
+    # with a deployment's label shares the two adjustments multiply
+    shares = {"in_scope": 0.8, "courtesy": 0.1, "prohibited": 0.1}
+    both = loaded.with_label_shares(shares).predict_proba(texts)
+    prior = np.array([shares[str(c)] for c in loaded.classes_]) * len(shares)
+    expected = p0 * factor * prior
+    np.testing.assert_allclose(both, expected / expected.sum(axis=1, keepdims=True), rtol=1e-12)
+
+    with pytest.raises(ValueError, match="labels are"):
+        small_model.model_.with_label_weights({"urgent": 2.0})
+    with pytest.raises(ValueError, match="positive"):
+        small_model.model_.with_label_weights({"prohibited": 0.0})
+
+
+def test_a_model_without_label_weights_keeps_its_format_version(saved_small_model_path):
+    with zipfile.ZipFile(saved_small_model_path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    assert "label_weights" not in manifest and manifest["format_version"] == 4

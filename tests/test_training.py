@@ -49,7 +49,14 @@ def test_train_with_one_file_chooses_by_cross_validation_and_scores_test_once(ti
     train_path, test_path = tiny_files
     result = train(train_path, None, test_path, candidates=SMALL_CANDIDATES, folds=2, repeats=1, n_jobs=1)
     assert len(result.search) == 2 and all(len(row["scores"]) == 2 for row in result.search)
-    assert {k: v for k, v in result.params.items() if k != "escalate_threshold"} in list(SMALL_CANDIDATES)
+    chosen = {k: v for k, v in result.params.items() if k not in ("escalate_threshold", "label_weights")}
+    assert chosen in list(SMALL_CANDIDATES)
+    # the red-line weight: the smallest whose out-of-fold recall reaches the floor, on the model
+    weights = [row["weight"] for row in result.weight_search]
+    assert weights == sorted(weights) and len(weights) > 1
+    chosen_weight = (result.params["label_weights"] or {}).get("prohibited", 1.0)
+    assert chosen_weight in weights and result.model.label_weights == result.params["label_weights"]
+    assert result.model.model_.label_weights == result.params["label_weights"]
     assert result.test is not None and sum(result.test.support.values()) == 1
     assert set(result.counts) == {"train", "test"}
     # test rows never reach selection: the same choice without the test file
@@ -96,6 +103,7 @@ def test_label_sets_without_prohibited_get_no_rule_two_threshold(tmp_path):
     result = train(path, None, None, candidates=SMALL_CANDIDATES[:1], folds=2, repeats=1, n_jobs=1)
     assert result.params["escalate_threshold"] is None
     assert [row["threshold"] for row in result.escalation_search] == [None]
+    assert result.params["label_weights"] is None and [row["weight"] for row in result.weight_search] == [1.0]
     # nor the guide's readings: a closing 谢谢 may be the signal of another label set
     assert not result.model.drop_vocative and not result.model.drop_closing
     assert not result.model.model_.vocative and not result.model.model_.closing
@@ -107,3 +115,34 @@ def test_the_guides_labels_keep_the_greeting_and_closing_readings(tiny_files):
     result = train(train_path, None, None, candidates=SMALL_CANDIDATES[:1], folds=2, repeats=1, n_jobs=1)
     assert result.model.model_.vocative and result.model.model_.closing
     assert "drop_closing" not in result.params
+
+
+def test_weight_choice_takes_the_smallest_that_reaches_the_recall_floor():
+    from boundary_nlp.training import RECALL_FLOOR, _choose_weight
+
+    rows = [{"weight": w, "recall": r} for w, r in ((1.0, 0.95), (1.1, RECALL_FLOOR), (1.2, 0.99))]
+    assert _choose_weight(rows) == 1.1
+    rows[0]["recall"] = 0.98
+    assert _choose_weight(rows) == 1.0
+    # none reaches it: the one that comes closest
+    assert _choose_weight([{"weight": 1.0, "recall": 0.90}, {"weight": 2.0, "recall": 0.95}]) == 2.0
+    assert _choose_weight([{"weight": 1.0, "recall": None}]) == 1.0
+
+
+def test_weighing_out_of_fold_probabilities_is_what_a_weighed_model_gives(small_model):
+    from boundary_nlp._linear import escalate
+    from boundary_nlp.training import TIE_BREAK_LABEL, _weighed
+
+    texts = [
+        "帮我取快递。另外把考勤记录改一下",
+        "这个报表能不能加一列",
+        "顺便帮我买杯咖啡，还有把验收日期改成上个月",
+    ]
+    plain = small_model.model_
+    weighed = plain.with_label_weights({TIE_BREAK_LABEL: 1.3})
+    whole = plain.score(texts, whole_only=True).proba
+    proba, asks = _weighed(plain.classes, whole, plain.asks_of(texts), 1.3)
+    column = plain.column(TIE_BREAK_LABEL)
+    simulated, _ = escalate(proba, asks, column, plain.escalation["threshold"])
+    np.testing.assert_allclose(simulated, weighed.score(texts).proba, rtol=1e-12)
+    assert not np.allclose(simulated, plain.score(texts).proba)

@@ -235,6 +235,7 @@ class LinearTextModel:
         base_rates: dict[str, float] | None = None,
         label_shares: dict[str, float] | None = None,
         escalation: dict[str, Any] | None = None,
+        label_weights: dict[str, float] | None = None,
     ) -> None:
         self.classes = np.asarray([str(c) for c in classes], dtype=object)
         self.blocks = blocks
@@ -249,7 +250,9 @@ class LinearTextModel:
         # class weights), and those of the deployment, if given: see with_label_shares
         self.base_rates = dict(base_rates) if base_rates else None
         self.label_shares = dict(label_shares) if label_shares else None
-        self._shift = self._prior_shift()
+        # the decision's weights per label (see with_label_weights); labels not named weigh 1
+        self.label_weights = dict(label_weights) if label_weights else None
+        self._shift = self._adjustment()
         width = sum(len(block) for block in blocks)
         if self.coef.shape != (width, len(self.intercept)):
             raise ValueError(f"coef has shape {self.coef.shape}, expected ({width}, {len(self.intercept)})")
@@ -285,6 +288,26 @@ class LinearTextModel:
         self._offsets = np.asarray([block.offset for block in blocks], dtype=np.intp)
         self._init_lazy()
 
+    def _adjustment(self) -> np.ndarray | None:
+        """What each label's probability is multiplied by before renormalizing: the decision
+        weights times the prior shift (``None``: nothing to adjust)."""
+        weights = self._weights()
+        shift = self._prior_shift()
+        if weights is None:
+            return shift
+        return weights if shift is None else weights * shift
+
+    def _weights(self) -> np.ndarray | None:
+        if not self.label_weights:
+            return None
+        unknown = set(self.label_weights) - {str(c) for c in self.classes}
+        if unknown:
+            raise ValueError(f"label weights name {sorted(unknown)}; the labels are {list(self.classes)}")
+        weights = np.asarray([float(self.label_weights.get(str(c), 1.0)) for c in self.classes])
+        if np.any(weights <= 0) or not np.isfinite(weights).all():
+            raise ValueError("label weights must be positive numbers")
+        return weights
+
     def _prior_shift(self) -> np.ndarray | None:
         if not self.label_shares:
             return None
@@ -311,7 +334,21 @@ class LinearTextModel:
 
         other = copy.copy(self)
         other.label_shares = dict(shares) if shares else None
-        other._shift = other._prior_shift()
+        other._shift = other._adjustment()
+        return other
+
+    def with_label_weights(self, weights: dict[str, float] | None) -> LinearTextModel:
+        """A copy whose decision weighs each label's probability by ``weights`` (labels not
+        named weigh 1) before renormalizing: a cost-sensitive decision. ``train`` sets
+        ``{"prohibited": w}``, the smallest ``w`` whose out-of-fold red-line recall reaches
+        ``training.RECALL_FLOOR`` (a missed red line costs more than a false alarm). Applied
+        to every probability the model gives, the asks of rule 2 included, and before a
+        deployment's label shares (:meth:`with_label_shares`); ``None`` removes it."""
+        import copy
+
+        other = copy.copy(self)
+        other.label_weights = dict(weights) if weights else None
+        other._shift = other._adjustment()
         return other
 
     def _probabilities(self, decision: np.ndarray) -> np.ndarray:
@@ -339,6 +376,7 @@ class LinearTextModel:
         self.__dict__.update(state)
         self.__dict__.setdefault("vocative", False)  # pickled before the option existed
         self.__dict__.setdefault("closing", False)
+        self.__dict__.setdefault("label_weights", None)
         self.idf = np.concatenate([block.idf for block in self.blocks]) if self.blocks else np.empty(0)
         self._init_lazy()
 

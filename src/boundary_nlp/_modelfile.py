@@ -29,10 +29,12 @@ from .errors import ModelLoadError
 from .features import analyzer_from_spec
 
 FORMAT = "boundary-nlp-model"
-FORMAT_VERSION = 4
-# version 3 added the analyzers' "vocative" reading, version 4 their "closing" reading; a file
-# is written with the lowest version that reads it right (2 without either, 3 with the
-# vocative only), so older libraries still load it and refuse a file they would misread
+FORMAT_VERSION = 5
+# version 3 added the analyzers' "vocative" reading, version 4 their "closing" reading,
+# version 5 the decision's label weights; a file is written with the lowest version that
+# reads it right (2 without any, 3 with the vocative only, 4 without weights), so older
+# libraries still load it and refuse a file they would misread
+_WITH_CLOSING = 4
 _WITH_VOCATIVE = 3
 _WITHOUT_VOCATIVE = 2
 
@@ -43,8 +45,10 @@ _FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # same bytes for the same model
 
 
 def _format_version(model: LinearTextModel) -> int:
-    if getattr(model, "closing", False):
+    if getattr(model, "label_weights", None):
         return FORMAT_VERSION
+    if getattr(model, "closing", False):
+        return _WITH_CLOSING
     return _WITH_VOCATIVE if getattr(model, "vocative", False) else _WITHOUT_VOCATIVE
 
 
@@ -77,6 +81,7 @@ def model_file_bytes(model: LinearTextModel, metadata: dict[str, Any], card: str
         "threshold": model.threshold,
         "base_rates": model.base_rates,
         "escalation": model.escalation,
+        **({"label_weights": model.label_weights} if getattr(model, "label_weights", None) else {}),
         "metadata": metadata,
         "files": {
             name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
@@ -207,6 +212,9 @@ def _build(manifest: dict[str, Any], members: dict[str, bytes]) -> LinearTextMod
     max_chars = manifest.get("max_chars")
     threshold = manifest.get("threshold")
     base_rates = manifest.get("base_rates")
+    weights = manifest.get("label_weights")
+    if weights is not None and not isinstance(weights, dict):
+        raise TypeError("label_weights must be an object")
     return LinearTextModel(
         [str(c) for c in manifest["classes"]],
         blocks,
@@ -219,4 +227,5 @@ def _build(manifest: dict[str, Any], members: dict[str, bytes]) -> LinearTextMod
         threshold=None if threshold is None else float(threshold),
         base_rates=None if base_rates is None else {str(k): float(v) for k, v in base_rates.items()},
         escalation=manifest.get("escalation"),
+        label_weights=None if weights is None else {str(k): float(v) for k, v in weights.items()},
     )

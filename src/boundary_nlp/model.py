@@ -50,6 +50,11 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         whose decision values are calibrated by per-class sigmoids fitted on 3-fold
         cross-validated decisions).
     escalate_label, escalate_threshold : guide rule 2 (``None`` turns it off).
+    label_weights : the decision's weight per label, e.g. ``{"prohibited": 1.1}``: each
+        probability is multiplied by its label's weight (1 when not named) and the row
+        renormalized, for every message and every ask, before any decision: a cost-sensitive
+        decision that trades false alarms for fewer missed red lines. ``train`` chooses it on
+        out-of-fold predictions (see ``training.RECALL_FLOOR``).
     ask_rows : also train on each ask of a multi-ask message whose label is not
         ``escalate_label``, with the message's label: by rule 2 none of its asks is more
         serious than the message, so the model learns what a routine or favor ask looks like
@@ -74,6 +79,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         classifier: str = "logreg",
         escalate_label: str | None = "prohibited",
         escalate_threshold: float = 0.5,
+        label_weights: dict[str, float] | None = None,
         ask_rows: bool = True,
         min_df: int = 1,
         sublinear_tf: bool = True,
@@ -93,6 +99,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         self.classifier = classifier
         self.escalate_label = escalate_label
         self.escalate_threshold = escalate_threshold
+        self.label_weights = label_weights
         self.ask_rows = ask_rows
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
@@ -152,6 +159,7 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
             threshold=self.uncertainty_threshold,
             base_rates=shares,
             escalation=escalation,
+            label_weights=self.label_weights,
         )
         return self
 
@@ -182,6 +190,8 @@ class BoundaryClassifier(PredictorViews, ClassifierMixin, BaseEstimator):
         self.model_.max_chars = self.max_chars
         if self.model_.escalation is not None and self.escalate_label is not None:
             self.model_.escalation["threshold"] = float(self.escalate_threshold)
+        if self.model_.label_weights != (dict(self.label_weights) if self.label_weights else None):
+            self.model_ = self.model_.with_label_weights(self.label_weights)
         return self.model_
 
     def with_label_shares(self, shares: dict[str, float] | None):

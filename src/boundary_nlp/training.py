@@ -4,8 +4,9 @@ Selection is honest in three ways: every candidate is scored on the same repeate
 stratified folds of the whole labelled pool (train plus dev, if given), with near-twin rows
 kept in the same fold; the chosen candidate is the simplest one whose mean score is within
 one standard error of the best (Breiman et al., 1984: a near-tie on a few hundred rows is
-noise, not evidence); the uncertainty threshold and the rule-2 threshold come from
-out-of-fold predictions. A test file, when given, is scored once, by the final model.
+noise, not evidence); the rule-2 threshold, the decision's weight for red lines and the
+uncertainty threshold come from out-of-fold predictions. A test file, when given, is scored
+once, by the final model.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ SEED = 20261203
 # this often on held-out compositions, or the threshold that comes closest is taken
 MIN_DIRECTIONAL = 0.97
 DIRECTIONAL_CASES = 300
+# a missed red line costs more than a false alarm: the decision weighs TIE_BREAK_LABEL's
+# probability by the smallest of these whose out-of-fold recall of it (rule 2 applied) is at
+# least RECALL_FLOOR, or by the one that comes closest
+RECALL_FLOOR = 0.97
+WEIGHT_CANDIDATES: tuple[float, ...] = (1.0, 1.1, 1.2, 1.3, 1.5, 2.0)
 DIRECTIONAL_CONNECTIVES = ("，另外", "。对了，", "，还有", "，顺便")
 
 
@@ -58,6 +64,7 @@ class TrainResult:
     test: Evaluation | None
     search: list[dict] = field(default_factory=list)
     escalation_search: list[dict] = field(default_factory=list)
+    weight_search: list[dict] = field(default_factory=list)
     threshold: float | None = None
     data_sha256: dict[str, str] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -181,7 +188,9 @@ def train(
     whole-message macro-F1; the simplest within one standard error of the best wins. Its
     out-of-fold predictions then choose the rule-2 threshold (see :func:`_choose_escalation`:
     red-line asks joined to held-out ordinary messages must be caught, then the best
-    macro-F1) and the uncertainty threshold. ``n_jobs`` fits in parallel processes (-1: every core).
+    macro-F1), the weight of the most serious label in the decision (:func:`_choose_weight`:
+    its recall must reach ``RECALL_FLOOR``) and the uncertainty threshold. ``n_jobs`` fits in
+    parallel processes (-1: every core).
 
     Rule 2 and the readings that skip a message's opening greeting and closing pleasantry
     (``drop_vocative``, ``drop_closing``) belong to the guide's labels (label what is asked);
@@ -226,10 +235,12 @@ def train(
     log(f"chosen (simplest within one standard error of the best): {params}")
 
     escalation_search = []
-    # rule 2 needs the guide's most serious label; other label sets score whole messages only
-    escalations = ESCALATION_CANDIDATES if TIE_BREAK_LABEL in set(labels) else (None,)
+    # rule 2 and the red-line weight need the guide's most serious label; other label sets
+    # score whole messages with plain probabilities
+    guide = TIE_BREAK_LABEL in set(labels)
+    escalations = ESCALATION_CANDIDATES if guide else (None,)
     for threshold in escalations:
-        scores, oof = _escalated_scores(by_candidate[chosen], splits, gold, threshold)
+        scores, _, _ = _escalated_scores(by_candidate[chosen], splits, gold, threshold)
         mean, se = _summary(scores)
         directional = _directional_rate(by_candidate[chosen], threshold)
         escalation_search.append(
@@ -238,7 +249,19 @@ def train(
         shown = "-" if directional is None else f"{directional:.3f}"
         log(f"  rule 2 at {threshold}: macro-F1 {mean:.4f} ± {se:.4f}, red-line compositions caught {shown}")
     best_escalation = _choose_escalation(escalation_search)
-    _, oof = _escalated_scores(by_candidate[chosen], splits, gold, best_escalation)
+    weight_search = []
+    for weight in WEIGHT_CANDIDATES if guide else (1.0,):
+        scores, recalls, _ = _escalated_scores(by_candidate[chosen], splits, gold, best_escalation, weight)
+        mean, se = _summary(scores)
+        recall = float(np.mean(recalls)) if recalls else None
+        directional = _directional_rate(by_candidate[chosen], best_escalation, weight)
+        weight_search.append(
+            {"weight": weight, "mean": mean, "se": se, "recall": recall, "directional": directional}
+        )
+        if guide:
+            log(f"  {TIE_BREAK_LABEL} weighed {weight}: macro-F1 {mean:.4f} ± {se:.4f}, recall {recall:.4f}")
+    best_weight = _choose_weight(weight_search)
+    _, _, oof = _escalated_scores(by_candidate[chosen], splits, gold, best_escalation, best_weight)
     classes, proba = oof
     predicted = classes[proba.argmax(axis=1)]
     threshold = choose_threshold(proba.max(axis=1), predicted == gold, max_abstain)
@@ -251,6 +274,8 @@ def train(
         final["escalate_label"] = None
     else:
         final["escalate_threshold"] = best_escalation
+    weights = None if best_weight == 1.0 else {TIE_BREAK_LABEL: best_weight}
+    final["label_weights"] = weights
     model = BoundaryClassifier(**final, uncertainty_threshold=threshold).fit(texts, labels)
     test_evaluation = None
     if test_path is not None:
@@ -260,11 +285,12 @@ def train(
         hashes["test"] = file_sha256(test_path)
     return TrainResult(
         model=model,
-        params={**params, "escalate_threshold": best_escalation},
+        params={**params, "escalate_threshold": best_escalation, "label_weights": weights},
         cv=cv_evaluation,
         test=test_evaluation,
         search=search,
         escalation_search=escalation_search,
+        weight_search=weight_search,
         threshold=threshold,
         data_sha256=hashes,
         counts=counts,
@@ -288,9 +314,41 @@ def _choose_escalation(rows: list[dict]) -> float | None:
     return best["threshold"]
 
 
-def _directional_rate(outputs: list, threshold: float | None) -> float | None:
+def _choose_weight(rows: list[dict]) -> float:
+    """The smallest weight whose out-of-fold recall of the most serious label reaches
+    ``RECALL_FLOOR`` (rows in increasing weight); if none does, the one that comes closest."""
+    rated = [row for row in rows if row["recall"] is not None]
+    if not rated:
+        return 1.0
+    for row in rated:
+        if row["recall"] >= RECALL_FLOOR:
+            return row["weight"]
+    return max(rated, key=lambda row: (row["recall"], -row["weight"]))["weight"]
+
+
+def _weighed(classes: np.ndarray, proba: np.ndarray, asks: Any, weight: float) -> tuple[np.ndarray, Any]:
+    """``proba`` and the asks' probabilities with ``TIE_BREAK_LABEL``'s multiplied by
+    ``weight`` and each row renormalized: what a model with that label weight gives."""
+    from ._linear import Asks
+
+    if weight == 1.0 or TIE_BREAK_LABEL not in set(classes.tolist()):
+        return proba, asks
+    factor = np.ones(len(classes))
+    factor[list(classes).index(TIE_BREAK_LABEL)] = weight
+
+    def apply(values: np.ndarray) -> np.ndarray:
+        if len(values) == 0:
+            return values
+        scaled = values * factor
+        return scaled / scaled.sum(axis=-1, keepdims=True)
+
+    return apply(proba), Asks(asks.owners, asks.texts, apply(asks.proba))
+
+
+def _directional_rate(outputs: list, threshold: float | None, weight: float = 1.0) -> float | None:
     """Share of held-out red-line compositions called ``TIE_BREAK_LABEL`` with rule 2 at
-    ``threshold`` (None: whole messages only), over every fold."""
+    ``threshold`` (None: whole messages only) and the label weighed by ``weight``, over
+    every fold."""
     from ._linear import escalate
 
     caught = total = 0
@@ -298,6 +356,7 @@ def _directional_rate(outputs: list, threshold: float | None) -> float | None:
         if len(proba) == 0:
             continue
         column = list(classes).index(TIE_BREAK_LABEL)
+        proba, asks = _weighed(classes, proba, asks, weight)
         if threshold is not None:
             proba, _ = escalate(proba, asks, column, threshold)
         caught += int((proba.argmax(axis=1) == column).sum())
@@ -305,27 +364,34 @@ def _directional_rate(outputs: list, threshold: float | None) -> float | None:
     return caught / total if total else None
 
 
-def _escalated_scores(outputs: list, splits: list, gold: np.ndarray, threshold: float | None):
-    """Per-fold macro-F1 with rule 2 at ``threshold``, and the out-of-fold probabilities of
-    the first repeat (each row predicted once)."""
+def _escalated_scores(
+    outputs: list, splits: list, gold: np.ndarray, threshold: float | None, weight: float = 1.0
+):
+    """Per-fold macro-F1 and recall of ``TIE_BREAK_LABEL`` (empty when the labels lack it)
+    with rule 2 at ``threshold`` and that label weighed by ``weight``, and the out-of-fold
+    probabilities of the first repeat (each row predicted once)."""
     from ._linear import escalate
 
-    scores = []
+    scores, recalls = [], []
     oof_proba = None
     seen = np.zeros(len(gold), dtype=bool)
     classes = None
     for s, (classes, proba, asks, _) in outputs:
+        proba, asks = _weighed(classes, proba, asks, weight)
         if threshold is not None and TIE_BREAK_LABEL in set(classes.tolist()):
             proba, _ = escalate(proba, asks, list(classes).index(TIE_BREAK_LABEL), threshold)
         valid = splits[s][1]
         predicted = classes[proba.argmax(axis=1)]
         scores.append(evaluate_predictions(list(gold[valid]), list(predicted)).macro_f1)
+        serious = gold[valid] == TIE_BREAK_LABEL
+        if serious.any():
+            recalls.append(float((predicted[serious] == TIE_BREAK_LABEL).mean()))
         if oof_proba is None:
             oof_proba = np.zeros((len(gold), proba.shape[1]))
         fresh = ~seen[valid]
         oof_proba[valid[fresh]] = proba[fresh]
         seen[valid] = True
-    return scores, (classes, oof_proba)
+    return scores, recalls, (classes, oof_proba)
 
 
 def _count(labels: list[str]) -> dict[str, int]:
@@ -349,6 +415,7 @@ def model_metadata(result: TrainResult) -> dict:
         "cv": {"folds": result.folds, "repeats": result.repeats},
         "search": [{**row, "params": _plain_params(row["params"])} for row in result.search],
         "escalation_search": result.escalation_search,
+        "weight_search": result.weight_search,
     }
 
 
@@ -394,7 +461,7 @@ def model_card(
             + " | ".join(str(counts.get(label, 0)) for label in labels)
             + f" | `{result.data_sha256[split][:16]}…` |"
         )
-    chosen = {k: v for k, v in result.params.items() if k != "escalate_threshold"}
+    chosen = {k: v for k, v in result.params.items() if k not in ("escalate_threshold", "label_weights")}
     lines += [
         "",
         "## How the settings were chosen",
@@ -405,8 +472,10 @@ def model_card(
         "threshold come from its out-of-fold predictions: rule 2 is the label definition, so the",
         f"threshold must catch at least {MIN_DIRECTIONAL:.0%} of held-out red-line compositions (a short",
         "prohibited row of the held-out fold joined before or after an ordinary one); among those,",
-        f"the best macro-F1 wins. The final model is fitted on all of {pool}; test was scored",
-        "once, at the end.",
+        "the best macro-F1 wins. A missed red line costs more than a false alarm, so the decision",
+        "then weighs the probability of `prohibited` by the smallest weight whose out-of-fold",
+        f"recall of it reaches {RECALL_FLOOR:.0%}. The final model is fitted on all of {pool}; test was",
+        "scored once, at the end.",
         "",
         "| candidate (simplest first) | macro-F1 mean | standard error | |",
         "| --- | --- | --- | --- |",
@@ -424,12 +493,29 @@ def model_card(
         name = "off (whole message only)" if row["threshold"] is None else f"{row['threshold']:.1f}"
         caught = "-" if row.get("directional") is None else f"{row['directional']:.1%}"
         lines.append(f"| {name} | {row['mean']:.4f} | {row['se']:.4f} | {caught} | {mark} |")
+    weights = result.params.get("label_weights") or {}
+    chosen_weight = weights.get(TIE_BREAK_LABEL, 1.0)
+    if len(result.weight_search) > 1:
+        lines += [
+            "",
+            f"| weight of `{TIE_BREAK_LABEL}` | macro-F1 mean | standard error "
+            f"| recall of `{TIE_BREAK_LABEL}` | red-line compositions caught | |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in result.weight_search:
+            mark = "**chosen**" if row["weight"] == chosen_weight else ""
+            caught = "-" if row.get("directional") is None else f"{row['directional']:.1%}"
+            recall = "-" if row.get("recall") is None else f"{row['recall']:.4f}"
+            lines.append(
+                f"| {row['weight']:g} | {row['mean']:.4f} | {row['se']:.4f} | {recall} | {caught} | {mark} |"
+            )
     lines += [
         "",
         f"- chosen: {_params_text(chosen)}; features read the content only (punctuation and emoji",
         "  dropped, each number one token); jieba precise mode, no HMM, shipped domain dictionary;",
         "  TF-IDF with sublinear tf, L2 per block; balanced class weights",
         f"- rule-2 threshold = `{result.params.get('escalate_threshold')}`",
+        f"- label weights of the decision = `{result.params.get('label_weights')}`",
         f"- uncertainty threshold (abstain on at most 10% of out-of-fold rows) = `{result.threshold}`",
     ]
     for name, evaluation in (("out-of-fold, chosen setting", result.cv), ("test (final model)", result.test)):
