@@ -533,6 +533,8 @@ def test_label_weights_weigh_the_decision_and_survive_the_model_file(small_model
     assert manifest["format_version"] == 5 and manifest["label_weights"] == {"prohibited": 1.5}
     loaded = load_model(path)
     assert np.array_equal(loaded.predict_proba(texts), estimator.predict_proba(texts))
+    assert loaded.label_weights == {"prohibited": 1.5}
+    np.testing.assert_allclose(loaded.with_label_weights(None).predict_proba(texts), p0, rtol=1e-12)
     # with a deployment's label shares the two adjustments multiply
     shares = {"in_scope": 0.8, "courtesy": 0.1, "prohibited": 0.1}
     both = loaded.with_label_shares(shares).predict_proba(texts)

@@ -105,6 +105,18 @@ class BoundaryModel(PredictorViews):
         """
         return BoundaryModel(self.predictor.with_label_shares(shares), self.metadata, self.path, self.card)
 
+    @property
+    def label_weights(self) -> dict[str, float] | None:
+        """The decision's weight per label (``None``: none), see :meth:`with_label_weights`."""
+        return self.predictor.label_weights
+
+    def with_label_weights(self, weights: dict[str, float] | None) -> BoundaryModel:
+        """A copy whose decision weighs each label's probability by ``weights`` (labels not
+        named weigh 1), then renormalizes, for messages and the asks of rule 2. The shipped
+        model weighs ``prohibited`` by the smallest weight whose out-of-fold recall reached
+        ``training.RECALL_FLOOR``; ``None`` removes the weights."""
+        return BoundaryModel(self.predictor.with_label_weights(weights), self.metadata, self.path, self.card)
+
     def trained_on(self, paths: dict[str, str | Path] | str | Path) -> bool:
         """Whether the data files now hold the bytes this model was trained on (by sha256).
 
