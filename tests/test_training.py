@@ -146,3 +146,14 @@ def test_weighing_out_of_fold_probabilities_is_what_a_weighed_model_gives(small_
     simulated, _ = escalate(proba, asks, column, plain.escalation["threshold"])
     np.testing.assert_allclose(simulated, weighed.score(texts).proba, rtol=1e-12)
     assert not np.allclose(simulated, plain.score(texts).proba)
+
+
+def test_recall_floor_zero_trains_without_a_weight(tiny_files):
+    train_path, _ = tiny_files
+    result = train(train_path, None, None, candidates=SMALL_CANDIDATES[:1], folds=2, repeats=1, n_jobs=1,
+                   recall_floor=0)
+    assert result.params["label_weights"] is None and result.model.model_.label_weights is None
+    assert [row["weight"] for row in result.weight_search] == [1.0] and result.recall_floor is None
+    with pytest.raises(ValueError, match="recall_floor"):
+        train(train_path, None, None, candidates=SMALL_CANDIDATES[:1], folds=2, repeats=1, n_jobs=1,
+              recall_floor=1.5)

@@ -11,7 +11,7 @@ from ._files import SameFileError, Terminated, partial_path, refuse_same_file, s
 from ._version import __version__
 from .errors import BoundaryNLPError
 from .inputs import DEFAULT_MAX_CHARS
-from .labels import LABELS
+from .labels import LABELS, RECALL_FLOOR
 
 
 def _add_model_option(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
     train.add_argument("--repeats", type=int, default=2, help="cross-validation repeats (default 2)")
     train.add_argument("--n-jobs", type=int, default=-1, help="parallel fits (default -1: every core)")
+    train.add_argument(
+        "--recall-floor",
+        type=_share,
+        default=RECALL_FLOOR,
+        help=f"weigh prohibited in the decision until its out-of-fold recall reaches this "
+        f"(default {RECALL_FLOOR}; 0: no weight)",
+    )
     train.add_argument("--encoding", default="utf-8")
 
     convert = commands.add_parser("convert-model", help="convert an old joblib model file to the safe format")
@@ -244,6 +251,17 @@ def _cmd_analyze(args) -> int:
     return 0
 
 
+def _share(value: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        share = float(value)
+    except ValueError:
+        share = float("nan")
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value!r}")
+    return share
+
+
 def _cmd_train(args) -> int:
     from .data import load_dataset
     from .evaluation import card_sections
@@ -262,6 +280,7 @@ def _cmd_train(args) -> int:
         n_jobs=args.n_jobs,
         encoding=args.encoding,
         log=print,
+        recall_floor=args.recall_floor,
     )
     print(f"chosen: {result.params}, uncertainty threshold {result.threshold}")
     print("\n== out-of-fold (chosen setting) ==")

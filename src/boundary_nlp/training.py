@@ -21,7 +21,7 @@ import numpy as np
 from ._files import file_sha256
 from .data import _trigrams, load_dataset, near_twins
 from .evaluation import Evaluation, evaluate, evaluate_predictions
-from .labels import Label
+from .labels import RECALL_FLOOR, Label
 
 # candidates from simplest to most complex: one feature block before two, then stronger
 # regularization (smaller C) first; at the same features the calibrated linear SVM comes
@@ -48,10 +48,9 @@ SEED = 20261203
 # this often on held-out compositions, or the threshold that comes closest is taken
 MIN_DIRECTIONAL = 0.97
 DIRECTIONAL_CASES = 300
-# a missed red line costs more than a false alarm: the decision weighs TIE_BREAK_LABEL's
-# probability by the smallest of these whose out-of-fold recall of it (rule 2 applied) is at
-# least RECALL_FLOOR, or by the one that comes closest
-RECALL_FLOOR = 0.97
+# the decision weighs TIE_BREAK_LABEL's probability by the smallest of these whose
+# out-of-fold recall of it (rule 2 applied) is at least the recall floor (labels.RECALL_FLOOR
+# by default), or by the one that comes closest
 WEIGHT_CANDIDATES: tuple[float, ...] = (1.0, 1.1, 1.2, 1.3, 1.5, 2.0)
 DIRECTIONAL_CONNECTIVES = ("，另外", "。对了，", "，还有", "，顺便")
 
@@ -65,6 +64,7 @@ class TrainResult:
     search: list[dict] = field(default_factory=list)
     escalation_search: list[dict] = field(default_factory=list)
     weight_search: list[dict] = field(default_factory=list)
+    recall_floor: float | None = RECALL_FLOOR
     threshold: float | None = None
     data_sha256: dict[str, str] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -180,6 +180,7 @@ def train(
     n_jobs: int = -1,
     encoding: str = "utf-8",
     log: Callable[[str], None] = lambda message: None,
+    recall_floor: float | None = RECALL_FLOOR,
 ) -> TrainResult:
     """Choose settings by cross-validation on train (+ dev), fit on all of it, score test once.
 
@@ -189,8 +190,8 @@ def train(
     out-of-fold predictions then choose the rule-2 threshold (see :func:`_choose_escalation`:
     red-line asks joined to held-out ordinary messages must be caught, then the best
     macro-F1), the weight of the most serious label in the decision (:func:`_choose_weight`:
-    its recall must reach ``RECALL_FLOOR``) and the uncertainty threshold. ``n_jobs`` fits in
-    parallel processes (-1: every core).
+    its recall must reach ``recall_floor``; ``None`` or 0: no weight) and the uncertainty
+    threshold. ``n_jobs`` fits in parallel processes (-1: every core).
 
     Rule 2 and the readings that skip a message's opening greeting and closing pleasantry
     (``drop_vocative``, ``drop_closing``) belong to the guide's labels (label what is asked);
@@ -250,7 +251,10 @@ def train(
         log(f"  rule 2 at {threshold}: macro-F1 {mean:.4f} ± {se:.4f}, red-line compositions caught {shown}")
     best_escalation = _choose_escalation(escalation_search)
     weight_search = []
-    for weight in WEIGHT_CANDIDATES if guide else (1.0,):
+    if recall_floor is not None and not 0 <= recall_floor <= 1:
+        raise ValueError(f"recall_floor must be between 0 and 1, got {recall_floor}")
+    weighing = guide and bool(recall_floor)
+    for weight in WEIGHT_CANDIDATES if weighing else (1.0,):
         scores, recalls, _ = _escalated_scores(by_candidate[chosen], splits, gold, best_escalation, weight)
         mean, se = _summary(scores)
         recall = float(np.mean(recalls)) if recalls else None
@@ -258,9 +262,9 @@ def train(
         weight_search.append(
             {"weight": weight, "mean": mean, "se": se, "recall": recall, "directional": directional}
         )
-        if guide:
+        if weighing:
             log(f"  {TIE_BREAK_LABEL} weighed {weight}: macro-F1 {mean:.4f} ± {se:.4f}, recall {recall:.4f}")
-    best_weight = _choose_weight(weight_search)
+    best_weight = _choose_weight(weight_search, recall_floor or 0.0)
     _, _, oof = _escalated_scores(by_candidate[chosen], splits, gold, best_escalation, best_weight)
     classes, proba = oof
     predicted = classes[proba.argmax(axis=1)]
@@ -291,6 +295,7 @@ def train(
         search=search,
         escalation_search=escalation_search,
         weight_search=weight_search,
+        recall_floor=recall_floor if weighing else None,
         threshold=threshold,
         data_sha256=hashes,
         counts=counts,
@@ -314,14 +319,14 @@ def _choose_escalation(rows: list[dict]) -> float | None:
     return best["threshold"]
 
 
-def _choose_weight(rows: list[dict]) -> float:
+def _choose_weight(rows: list[dict], floor: float = RECALL_FLOOR) -> float:
     """The smallest weight whose out-of-fold recall of the most serious label reaches
-    ``RECALL_FLOOR`` (rows in increasing weight); if none does, the one that comes closest."""
+    ``floor`` (rows in increasing weight); if none does, the one that comes closest."""
     rated = [row for row in rows if row["recall"] is not None]
     if not rated:
         return 1.0
     for row in rated:
-        if row["recall"] >= RECALL_FLOOR:
+        if row["recall"] >= floor:
             return row["weight"]
     return max(rated, key=lambda row: (row["recall"], -row["weight"]))["weight"]
 
@@ -416,6 +421,7 @@ def model_metadata(result: TrainResult) -> dict:
         "search": [{**row, "params": _plain_params(row["params"])} for row in result.search],
         "escalation_search": result.escalation_search,
         "weight_search": result.weight_search,
+        "recall_floor": result.recall_floor,
     }
 
 
@@ -472,10 +478,15 @@ def model_card(
         "threshold come from its out-of-fold predictions: rule 2 is the label definition, so the",
         f"threshold must catch at least {MIN_DIRECTIONAL:.0%} of held-out red-line compositions (a short",
         "prohibited row of the held-out fold joined before or after an ordinary one); among those,",
-        "the best macro-F1 wins. A missed red line costs more than a false alarm, so the decision",
-        "then weighs the probability of `prohibited` by the smallest weight whose out-of-fold",
-        f"recall of it reaches {RECALL_FLOOR:.0%}. The final model is fitted on all of {pool}; test was",
-        "scored once, at the end.",
+        "the best macro-F1 wins. "
+        + (
+            "A missed red line costs more than a false alarm, so the decision then weighs the "
+            f"probability of `prohibited` by the smallest weight whose out-of-fold recall of it reaches "
+            f"{result.recall_floor:.0%}. "
+            if result.recall_floor
+            else ""
+        )
+        + f"The final model is fitted on all of {pool}; test was scored once, at the end.",
         "",
         "| candidate (simplest first) | macro-F1 mean | standard error | |",
         "| --- | --- | --- | --- |",
