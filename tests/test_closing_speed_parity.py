@@ -10,6 +10,7 @@ punctuation and letters must give the same answers.
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -136,6 +137,15 @@ def test_the_bounds_are_needed(monkeypatch, bound, text):
     monkeypatch.setattr(closing, bound, getattr(closing, bound) - 1)
     assert closing_start(text) != reference.closing_start(text)
     assert only_closing(text[6:]) != reference.only_closing(text[6:])
+
+
+def test_the_quick_check_near_a_stem_is_needed(monkeypatch):
+    text = normalize("帮我改一下，提前多谢")
+    assert closing_start(text) == reference.closing_start(text) == 5
+    nearer = closing._CLOSING_NEAR_STEM.pattern.replace("{0,3}", "{0,2}", 1)
+    assert nearer != closing._CLOSING_NEAR_STEM.pattern
+    monkeypatch.setattr(closing, "_CLOSING_NEAR_STEM", re.compile(nearer))
+    assert closing_start(text) != reference.closing_start(text)
 
 
 def test_latin_letters_before_the_stem_are_skipped(monkeypatch):

@@ -98,6 +98,10 @@ _STEMS = re.compile("谢|感恩|感激|蟹蟹|thank|thx|tks|3q|拜托|辛苦|麻
 # skipped first, leaving at most "hello " (6) before them.
 _BEFORE_STEM = 3
 _BEFORE_XINKU = 15
+# _CLOSING only where a stem starts at most _BEFORE_STEM characters on (when no 辛苦 follows):
+# a quick first check that skips most positions
+_STEM_FIRSTS = "".join(sorted({stem[0] for stem in _STEMS.pattern.split("|")}))
+_CLOSING_NEAR_STEM = re.compile(f"(?=(?s:.){{0,{_BEFORE_STEM}}}?[{_STEM_FIRSTS}]){_CLOSING.pattern}")
 _LATIN = "abcdefghijklmnopqrstuvwxyz"
 _LETTER_OR_HAN = re.compile(r"[^\W\d_]")
 # the longest closing read at once; bounds the search to the end of a long text
@@ -111,20 +115,22 @@ def _closing_before(normalized: str, start: int, end: int) -> int | None:
     """Where the leftmost closing that ends ``normalized[:end]`` and starts at or after
     ``start`` starts (what ``_CLOSING.search(normalized, start, end)`` finds), or ``None``.
 
-    A closing holds a stem, so it starts at most ``_BEFORE_STEM`` characters before the first
-    stem at or after ``start``, or ``_BEFORE_XINKU`` (and the Latin letters right before that
-    stem) when a 辛苦 follows: the positions before are not tried. Lookbehinds see before
-    the position searched from, so searching from a later one changes no match.
+    A closing holds a stem. Without a 辛苦 it starts at most ``_BEFORE_STEM`` characters
+    before one: the search starts that far before the first stem and skips the positions with
+    no stem that near. With a 辛苦 (which may follow a long addressee) it starts
+    ``_BEFORE_XINKU`` characters, and the Latin letters right before it, before the first
+    stem. Lookbehinds see before the position searched from, so searching from a later one
+    changes no match.
     """
     stem = _STEMS.search(normalized, start, end)
     if stem is None:
         return None
     first = stem.start()
     if normalized.find("辛苦", first, end) < 0:
-        first -= _BEFORE_STEM
+        match = _CLOSING_NEAR_STEM.search(normalized, max(start, first - _BEFORE_STEM), end)
     else:
         first = start + len(normalized[start:first].rstrip(_LATIN)) - _BEFORE_XINKU
-    match = _CLOSING.search(normalized, max(start, first), end)
+        match = _CLOSING.search(normalized, max(start, first), end)
     return None if match is None else match.start()
 
 
