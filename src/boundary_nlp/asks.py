@@ -11,7 +11,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from .text import _nfkc, to_simplified
+from .closing import only_closing
+from .text import _nfkc, normalize, to_simplified
 
 # Sentence ends: always a new ask.
 _HARD = "。．！？!?；;\n\r"
@@ -197,10 +198,20 @@ def scored_asks(message: str, closing: bool) -> list[str]:
     closing pleasantries (``closing``) without the parts that are nothing but one ("…改一下。
     先谢谢了哈！"): such a part asks for nothing. Training (ask rows) and prediction both use
     this, so they see the same asks."""
-    parts = split_asks(message)
-    if closing and len(parts) > 1:
-        from .closing import only_closing
-        from .text import normalize
+    return normalized_asks(message, closing)[0]
 
-        parts = [part for part in parts if not only_closing(normalize(part))]
-    return parts
+
+def normalized_asks(message: str, closing: bool) -> tuple[list[str], list[str] | None]:
+    """:func:`scored_asks` and, when :func:`split_asks` finds two or more, the asks normalized
+    (:func:`~boundary_nlp.text.normalize`; ``None`` otherwise): rule 2 scores them normalized,
+    and the closing check has normalized them already."""
+    parts = split_asks(message)
+    if len(parts) < 2:
+        return parts, None
+    normalized = [normalize(part) for part in parts]
+    if closing:
+        kept = [index for index, text in enumerate(normalized) if not only_closing(text)]
+        if len(kept) < len(parts):
+            parts = [parts[index] for index in kept]
+            normalized = [normalized[index] for index in kept]
+    return parts, normalized
