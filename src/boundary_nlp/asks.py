@@ -36,8 +36,9 @@ _PLEASANTRIES = frozenset(
     }
 )
 # fmt: on
-# whitespace and punctuation that _clean strips from both ends of an ask
-_EDGE = re.compile(r"[\s。．！？!?；;，,、：:…~～]+")
+# what _clean strips from both ends of an ask: whitespace (str.isspace, re's \s: the same
+# characters, all below U+3001) and these marks
+_EDGE = "".join(chr(code) for code in range(0x3001) if chr(code).isspace()) + "。．！？!?；;，,、：:…~～"
 
 
 def _connective_pattern() -> str:
@@ -122,19 +123,8 @@ def _is_connective_only(simplified: str, core: str) -> bool:
 
 
 def _clean(part: str) -> str:
-    """``part`` without the whitespace and punctuation at either end.
-
-    The trailing run is found as the leading run of the reversed text: a pattern ending in
-    ``$`` is tried at every position of the text.
-    """
-    part = part.strip()
-    leading = _EDGE.match(part)
-    if leading:
-        part = part[leading.end() :]
-    trailing = _EDGE.match(part[::-1])
-    if trailing:
-        part = part[: len(part) - trailing.end()]
-    return part.strip()
+    """``part`` without the whitespace and punctuation (``_EDGE``) at either end."""
+    return part.strip(_EDGE)
 
 
 def split_asks(message: str) -> list[str]:
