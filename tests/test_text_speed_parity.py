@@ -10,6 +10,7 @@ string for string.
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
 
 import pytest
@@ -18,6 +19,8 @@ from boundary_nlp import asks
 from boundary_nlp.asks import split_asks
 from boundary_nlp.behaviour import INVARIANCE_EDITS
 from boundary_nlp.text import (
+    _UNUSUAL,
+    _maybe_traditional,
     _t2s_table,
     _wide_to_narrow_table,
     content_text,
@@ -136,3 +139,14 @@ def test_what_the_fast_paths_rely_on():
     for code, mapped in _wide_to_narrow_table().items():
         mapped = chr(mapped) if isinstance(mapped, int) else mapped
         assert mapped == chr(code) or unicodedata.normalize("NFKD", chr(code)) == mapped
+    # split_asks strips the ends of an ask with str.strip: its whitespace is re's, all of it
+    for code in range(0x110000):
+        char = chr(code)
+        assert char.isspace() == bool(re.match(r"\s", char)) == (char.isspace() and char in asks._EDGE)
+    # to_simplified returns a text without these as it is: it maps none of its characters
+    assert all(_maybe_traditional().match(chr(code)) for code in _t2s_table())
+    # normalize skips its substitutions for a text without unusual characters: NFKC brings none in
+    for code in range(0x110000):
+        char = chr(code)
+        if not _UNUSUAL.match(char):
+            assert not _UNUSUAL.search(unicodedata.normalize("NFKC", char)), hex(code)

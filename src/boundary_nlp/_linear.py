@@ -30,7 +30,7 @@ import numpy as np
 
 from . import speedups
 from .advice import advice_for
-from .asks import scored_asks
+from .asks import normalized_asks, scored_asks
 from .features import CharNgrams, WordNgrams, analyzer_from_spec
 from .inputs import as_texts, truncate
 from .prediction import DEFAULT_EVIDENCE_TERMS, Prediction, top_evidence
@@ -482,12 +482,14 @@ class LinearTextModel:
         probabilities."""
         owners: list[int] = []
         parts: list[str] = []
+        normalized: list[str] = []
         for row, text in enumerate(texts):
-            found = self.asks(text)
+            found, found_normalized = normalized_asks(text, self.closing)
             if len(found) > 1:
                 owners.extend([row] * len(found))
                 parts.extend(found)
-        proba = self.decide_proba([normalize(part) for part in parts], n_threads)
+                normalized.extend(found_normalized)
+        proba = self.decide_proba(normalized, n_threads)
         return Asks(np.asarray(owners, dtype=np.intp), parts, proba)
 
     def decide_proba(self, normalized: list[str], n_threads: int | None = None) -> np.ndarray:

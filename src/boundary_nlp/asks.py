@@ -11,7 +11,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from .text import _nfkc, to_simplified
+from .closing import only_closing
+from .text import _nfkc, normalize, to_simplified
 
 # Sentence ends: always a new ask.
 _HARD = "。．！？!?；;\n\r"
@@ -35,8 +36,9 @@ _PLEASANTRIES = frozenset(
     }
 )
 # fmt: on
-# whitespace and punctuation that _clean strips from both ends of an ask
-_EDGE = re.compile(r"[\s。．！？!?；;，,、：:…~～]+")
+# what _clean strips from both ends of an ask: whitespace (str.isspace, re's \s: the same
+# characters, all below U+3001) and these marks
+_EDGE = "".join(chr(code) for code in range(0x3001) if chr(code).isspace()) + "。．！？!?；;，,、：:…~～"
 
 
 def _connective_pattern() -> str:
@@ -121,19 +123,8 @@ def _is_connective_only(simplified: str, core: str) -> bool:
 
 
 def _clean(part: str) -> str:
-    """``part`` without the whitespace and punctuation at either end.
-
-    The trailing run is found as the leading run of the reversed text: a pattern ending in
-    ``$`` is tried at every position of the text.
-    """
-    part = part.strip()
-    leading = _EDGE.match(part)
-    if leading:
-        part = part[leading.end() :]
-    trailing = _EDGE.match(part[::-1])
-    if trailing:
-        part = part[: len(part) - trailing.end()]
-    return part.strip()
+    """``part`` without the whitespace and punctuation (``_EDGE``) at either end."""
+    return part.strip(_EDGE)
 
 
 def split_asks(message: str) -> list[str]:
@@ -197,10 +188,20 @@ def scored_asks(message: str, closing: bool) -> list[str]:
     closing pleasantries (``closing``) without the parts that are nothing but one ("…改一下。
     先谢谢了哈！"): such a part asks for nothing. Training (ask rows) and prediction both use
     this, so they see the same asks."""
-    parts = split_asks(message)
-    if closing and len(parts) > 1:
-        from .closing import only_closing
-        from .text import normalize
+    return normalized_asks(message, closing)[0]
 
-        parts = [part for part in parts if not only_closing(normalize(part))]
-    return parts
+
+def normalized_asks(message: str, closing: bool) -> tuple[list[str], list[str] | None]:
+    """:func:`scored_asks` and, when :func:`split_asks` finds two or more, the asks normalized
+    (:func:`~boundary_nlp.text.normalize`; ``None`` otherwise): rule 2 scores them normalized,
+    and the closing check has normalized them already."""
+    parts = split_asks(message)
+    if len(parts) < 2:
+        return parts, None
+    normalized = [normalize(part) for part in parts]
+    if closing:
+        kept = [index for index, text in enumerate(normalized) if not only_closing(text)]
+        if len(kept) < len(parts):
+            parts = [parts[index] for index in kept]
+            normalized = [normalized[index] for index in kept]
+    return parts, normalized

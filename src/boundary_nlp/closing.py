@@ -86,16 +86,59 @@ _CLOSING = re.compile(
     f"(?:(?<![{_CONTENT_BEFORE}])(?<![代替帮跟向][我他她])(?:{_THANKS}|{_ADDRESSED})|(?<![^\\W_]){_PLAIN})"
     f"(?:[\\W_{_PARTICLES}])*\\Z"
 )
-_TRAILING = re.compile(f"(?:[\\W_{_PARTICLES}])*\\Z")
-# every closing above holds one of these; a text without any has none (a quick first check:
-# most texts do not, and searching for _CLOSING at every position of the end is slow)
+_TRAILING_RUN = re.compile(f"[\\W_{_PARTICLES}]*")
+# every closing above holds one of these: a closing is looked for only near them (most texts
+# have none, and trying _CLOSING at every position of the end is slow)
 _STEMS = re.compile("谢|感恩|感激|蟹蟹|thank|thx|tks|3q|拜托|辛苦|麻烦|打扰|有劳|劳烦|费心|受累")
+# How far before the first stem in it a closing can start. Most forms start with their stem or
+# have at most an adverb and a thank word's first character before it (提前多谢, 多多感谢: 3).
+# Only 辛苦 can follow an addressee: at most two bare forms of address and a role
+# (各相关单位各参建单位项目工程师辛苦了: 15), or a Latin name after 阿 or hi/hello/hey/dear
+# (hi tom辛苦了), whose letters run up to the stem (or hold it: hi thxtom辛苦了) and are
+# skipped first, leaving at most "hello " (6) before them.
+_BEFORE_STEM = 3
+_BEFORE_XINKU = 15
+# _CLOSING only where a stem starts at most _BEFORE_STEM characters on (when no 辛苦 follows):
+# a quick first check that skips most positions
+_STEM_FIRSTS = "".join(sorted({stem[0] for stem in _STEMS.pattern.split("|")}))
+_CLOSING_NEAR_STEM = re.compile(f"(?=(?s:.){{0,{_BEFORE_STEM}}}?[{_STEM_FIRSTS}]){_CLOSING.pattern}")
+_LATIN = "abcdefghijklmnopqrstuvwxyz"
 _LETTER_OR_HAN = re.compile(r"[^\W\d_]")
 # the longest closing read at once; bounds the search to the end of a long text
 _WINDOW = 48
 # clause marks and spaces left before a dropped closing ("改一下，谢谢" reads "改一下")
 _CLAUSE_MARKS = " ,、;:~…"
 MAX_CLOSINGS = 4
+
+
+def _closing_before(normalized: str, start: int, end: int) -> int | None:
+    """Where the leftmost closing that ends ``normalized[:end]`` and starts at or after
+    ``start`` starts (what ``_CLOSING.search(normalized, start, end)`` finds), or ``None``.
+
+    A closing holds a stem. Without a 辛苦 it starts at most ``_BEFORE_STEM`` characters
+    before one: the search starts that far before the first stem and skips the positions with
+    no stem that near. With a 辛苦 (which may follow a long addressee) it starts
+    ``_BEFORE_XINKU`` characters, and the Latin letters right before it, before the first
+    stem. Lookbehinds see before the position searched from, so searching from a later one
+    changes no match.
+    """
+    stem = _STEMS.search(normalized, start, end)
+    if stem is None:
+        return None
+    first = stem.start()
+    if normalized.find("辛苦", first, end) < 0:
+        match = _CLOSING_NEAR_STEM.search(normalized, max(start, first - _BEFORE_STEM), end)
+    else:
+        first = start + len(normalized[start:first].rstrip(_LATIN)) - _BEFORE_XINKU
+        match = _CLOSING.search(normalized, max(start, first), end)
+    return None if match is None else match.start()
+
+
+def _trailing_start(normalized: str, start: int, end: int) -> int:
+    """Where the run of punctuation, symbols, spaces and particles that ends at ``end``
+    starts, at ``start`` or after. Matched on the reversed text: a search for a pattern
+    ending in ``\\Z`` would try every position."""
+    return end - _TRAILING_RUN.match(normalized[start:end][::-1]).end()
 
 
 def closing_start(normalized: str) -> int:
@@ -105,15 +148,14 @@ def closing_start(normalized: str) -> int:
     or Chinese character, else nothing is dropped.
     """
     start = len(normalized)
-    if not _STEMS.search(normalized):
+    if not _STEMS.search(normalized):  # most texts: no closing, and no search at all
         return start
     for _ in range(MAX_CLOSINGS):
-        tail = _TRAILING.search(normalized, max(0, start - _WINDOW), start)
-        end = tail.start() if tail is not None else start
-        match = _CLOSING.search(normalized, max(0, end - _WINDOW), start)
-        if match is None:
+        end = _trailing_start(normalized, max(0, start - _WINDOW), start)
+        found = _closing_before(normalized, max(0, end - _WINDOW), start)
+        if found is None:
             break
-        start = match.start()
+        start = found
     if start == len(normalized):
         return start
     start = len(normalized[:start].rstrip(_CLAUSE_MARKS))
@@ -129,10 +171,10 @@ def only_closing(normalized: str) -> bool:
     if not _STEMS.search(normalized):
         return False
     for _ in range(MAX_CLOSINGS):
-        match = _CLOSING.search(normalized, max(0, end - _WINDOW), end)
-        if match is None:
+        found = _closing_before(normalized, max(0, end - _WINDOW), end)
+        if found is None:
             break
-        end = match.start()
+        end = found
     return end < len(normalized) and not _LETTER_OR_HAN.search(normalized, 0, end)
 
 

@@ -17,6 +17,9 @@ from .vocative import drop_vocative
 _INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff\u00ad]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# any of the three above: most texts have none, and normalize then skips their substitutions
+# (NFKC maps no character to one of them, see tests/test_text_speed_parity.py)
+_UNUSUAL = re.compile(f"{_INVISIBLE.pattern}|{_CONTROL.pattern}|{_SURROGATE.pattern}")
 
 DEFAULT_USERDICT = "default"
 
@@ -51,8 +54,19 @@ def _to_simplified_table() -> dict[int, int | str]:
     return table
 
 
+@lru_cache(maxsize=1)
+def _maybe_traditional() -> re.Pattern[str]:
+    """A character ``to_simplified`` may map: one of the table's below U+10000, or any above
+    (emoji mostly; a set with those would be searched entry by entry). Most texts have none
+    and are returned as they are: ``str.translate`` looks every character up in a dict."""
+    basic = "".join(re.escape(chr(code)) for code in sorted(_t2s_table()) if code <= 0xFFFF)
+    return re.compile(f"[{basic}\U00010000-\U0010ffff]")
+
+
 def to_simplified(text: str) -> str:
     """Map traditional Chinese characters to simplified ones, character by character."""
+    if not _maybe_traditional().search(text):
+        return text
     return text.translate(_to_simplified_table())
 
 
@@ -86,10 +100,13 @@ def normalize(text: str) -> str:
     lower case, invisible and control characters dropped, lone surrogates replaced by
     U+FFFD, whitespace runs collapsed to one space.
     """
-    text = _SURROGATE.sub("\ufffd", text)
-    text = _nfkc(text)
-    text = _INVISIBLE.sub("", text)
-    text = _CONTROL.sub(" ", text)
+    if _UNUSUAL.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+        text = _nfkc(text)
+        text = _INVISIBLE.sub("", text)
+        text = _CONTROL.sub(" ", text)
+    else:
+        text = _nfkc(text)
     # whitespace runs to one space, ends stripped: str.split() and re's \s agree on whitespace
     return " ".join(to_simplified(text).lower().split())
 
