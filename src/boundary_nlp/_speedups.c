@@ -105,16 +105,21 @@ static int get_doubles(PyObject *object, Py_buffer *view, const char *name) {
 
 #define INLINE_CHARS 4
 
+/* 32 bytes in an array aligned to a cache line, so reading an entry is one cache miss. The
+ * key's hash is not kept: the slot's tag screens, the key decides, and growing the slots
+ * hashes the keys again. */
 typedef struct {
-    uint64_t hash;
     uint32_t length;
-    int64_t value; /* a vocabulary's column; in the segmenter's dictionary 1: a word, 0: a prefix */
-    double score;  /* the segmenter's log(freq) - log(total) */
+    uint32_t value; /* a vocabulary's column; in the segmenter's dictionary 1: a word, 0: a prefix */
+    double score;   /* the segmenter's log(freq) - log(total) */
     union {
         Py_UCS4 chars[INLINE_CHARS]; /* keys of up to INLINE_CHARS characters */
         size_t offset;               /* else the key's first character in the pool */
     } key;
 } Entry;
+
+#define ENTRY_ALIGNMENT 64
+_Static_assert(ENTRY_ALIGNMENT % sizeof(Entry) == 0, "an entry lies within one cache line");
 
 /* Open addressing over 8-byte slots (0: empty, else the hash's high 32 bits and the entry
  * number + 1), so a probe reads one cache line and an entry is read only on a likely hit;
@@ -152,13 +157,13 @@ static inline const Py_UCS4 *entry_chars(const Table *table, const Entry *entry)
     return entry->length <= INLINE_CHARS ? entry->key.chars : table->pool + entry->key.offset;
 }
 
-/* Whether ``entry`` holds the key chars[:length]. Most keys are 1-3 characters: they are
- * compared here rather than by a call to memcmp. */
+/* Whether ``entry`` holds the key chars[:length]. Keys are a few characters (a character
+ * n-gram, a word, two words): a loop here costs less than a call to memcmp. */
 static inline int entry_is(const Table *table, const Entry *entry, const Py_UCS4 *chars, size_t length) {
     if (entry->length != length) return 0;
-    if (length > INLINE_CHARS) return memcmp(table->pool + entry->key.offset, chars, length * sizeof(Py_UCS4)) == 0;
+    const Py_UCS4 *key = entry_chars(table, entry);
     for (size_t i = 0; i < length; i++) {
-        if (entry->key.chars[i] != chars[i]) return 0;
+        if (key[i] != chars[i]) return 0;
     }
     return 1;
 }
@@ -171,7 +176,7 @@ static const Entry *table_find(const Table *table, const Py_UCS4 *chars, size_t 
         if (value == 0) return NULL;
         if ((value & 0xffffffff00000000ULL) != tag) continue;
         const Entry *entry = &table->entries[(value & 0xffffffffULL) - 1];
-        if (entry->hash == hash && entry_is(table, entry, chars, length)) return entry;
+        if (entry_is(table, entry, chars, length)) return entry;
     }
 }
 
@@ -202,7 +207,6 @@ static inline void table_prefetch_entry(const Table *table, uint64_t hash) {
         if ((value & 0xffffffff00000000ULL) == tag) {
             const Entry *entry = &table->entries[(value & 0xffffffffULL) - 1];
             PREFETCH(entry);
-            PREFETCH((const char *)(entry + 1) - 1); /* an entry may straddle two cache lines */
             return;
         }
     }
@@ -222,7 +226,10 @@ static int table_grow_slots(Table *table, size_t wanted) {
     if (wanted >= 0xffffffffULL) return -1;
     uint64_t *slots = calloc(count, sizeof(uint64_t));
     if (slots == NULL) return -1;
-    for (size_t i = 0; i < table->size; i++) place(slots, count - 1, table->entries[i].hash, i);
+    for (size_t i = 0; i < table->size; i++) {
+        const Entry *entry = &table->entries[i];
+        place(slots, count - 1, hash_chars(entry_chars(table, entry), entry->length), i);
+    }
     free(table->slots);
     table->slots = slots;
     table->mask = count - 1;
@@ -232,7 +239,7 @@ static int table_grow_slots(Table *table, size_t wanted) {
 /* Insert, or overwrite an existing key (then 1); -1 when out of memory. One probe sequence
  * finds the key or the empty slot it goes to (a table of a model's 300,000 terms is built
  * in one pass of mostly cache misses). */
-static int table_put(Table *table, const Py_UCS4 *chars, size_t length, int64_t value, double score) {
+static int table_put(Table *table, const Py_UCS4 *chars, size_t length, uint32_t value, double score) {
     uint64_t hash = hash_chars(chars, length);
     if (table_grow_slots(table, table->size + 1) < 0) return -1;
     uint64_t tag = hash & 0xffffffff00000000ULL;
@@ -242,7 +249,7 @@ static int table_put(Table *table, const Py_UCS4 *chars, size_t length, int64_t 
         if (taken == 0) break;
         if ((taken & 0xffffffff00000000ULL) != tag) continue;
         Entry *entry = &table->entries[(taken & 0xffffffffULL) - 1];
-        if (entry->hash == hash && entry_is(table, entry, chars, length)) {
+        if (entry_is(table, entry, chars, length)) {
             entry->value = value;
             entry->score = score;
             return 1;
@@ -251,8 +258,10 @@ static int table_put(Table *table, const Py_UCS4 *chars, size_t length, int64_t 
     if (table->size == table->capacity) {
         size_t capacity = table->capacity ? 2 * table->capacity : 1024;
         if (capacity < table->reserve) capacity = table->reserve;
-        Entry *entries = realloc(table->entries, capacity * sizeof(Entry));
-        if (entries == NULL) return -1;
+        void *entries; /* not realloc: it keeps no alignment */
+        if (posix_memalign(&entries, ENTRY_ALIGNMENT, capacity * sizeof(Entry)) != 0) return -1;
+        if (table->size) memcpy(entries, table->entries, table->size * sizeof(Entry));
+        free(table->entries);
         table->entries = entries;
         table->capacity = capacity;
     }
@@ -273,7 +282,6 @@ static int table_put(Table *table, const Py_UCS4 *chars, size_t length, int64_t 
     } else {
         memcpy(entry->key.chars, chars, length * sizeof(Py_UCS4));
     }
-    entry->hash = hash;
     entry->length = (uint32_t)length;
     entry->value = value;
     entry->score = score;
@@ -679,7 +687,8 @@ static int put_joined_terms(KernelBlock *block, Py_ssize_t index, PyObject *join
             status = 2;
             break;
         }
-        status = table_put(&block->vocabulary, term, (size_t)term_length, column, 0.0);
+        /* a column fits: table_grow_slots refused sizes of 2^32 - 1 entries or more */
+        status = table_put(&block->vocabulary, term, (size_t)term_length, (uint32_t)column, 0.0);
         if (status == 1) {
             PyErr_Format(PyExc_ValueError, "block %zd: term %zd repeats an earlier term", index, column);
             status = -1;
