@@ -40,15 +40,42 @@ static int in_han_block(Py_UCS4 ch) {
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static int compare_int64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+/* Sort columns (non-negative) in increasing order: insertion sort for the few terms of a
+ * short text, else a least-significant-digit radix sort by bytes through ``spare`` (as long
+ * as ``items``). Equal columns are interchangeable, so any correct sort gives the same
+ * result as the qsort this replaces. */
+static void sort_columns(int64_t *items, Py_ssize_t count, int64_t *spare) {
+    if (count <= 48) {
+        for (Py_ssize_t i = 1; i < count; i++) {
+            int64_t item = items[i];
+            Py_ssize_t j = i;
+            while (j > 0 && items[j - 1] > item) {
+                items[j] = items[j - 1];
+                j--;
+            }
+            items[j] = item;
+        }
+        return;
+    }
+    uint64_t bits = 0;
+    for (Py_ssize_t i = 0; i < count; i++) bits |= (uint64_t)items[i];
+    int64_t *from = items, *to = spare;
+    for (int shift = 0; shift < 64 && (bits >> shift) != 0; shift += 8) {
+        Py_ssize_t next[257] = {0};
+        for (Py_ssize_t i = 0; i < count; i++) next[(((uint64_t)from[i] >> shift) & 0xff) + 1]++;
+        for (int digit = 1; digit < 256; digit++) next[digit] += next[digit - 1];
+        for (Py_ssize_t i = 0; i < count; i++) to[next[((uint64_t)from[i] >> shift) & 0xff]++] = from[i];
+        int64_t *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != items) memcpy(items, from, count * sizeof(int64_t));
 }
 
 /* Sort ``raw`` (in place), then write each distinct column + offset and its count. */
-static Py_ssize_t distinct_counts(int64_t *raw, Py_ssize_t size, int64_t offset, int64_t *columns,
+static Py_ssize_t distinct_counts(int64_t *raw, Py_ssize_t size, int64_t *spare, int64_t offset, int64_t *columns,
                                   int64_t *counts) {
-    qsort(raw, size, sizeof(int64_t), compare_int64);
+    sort_columns(raw, size, spare);
     Py_ssize_t distinct = 0;
     for (Py_ssize_t i = 0; i < size; i++) {
         if (distinct > 0 && columns[distinct - 1] == raw[i] + offset) {
@@ -78,16 +105,21 @@ static int get_doubles(PyObject *object, Py_buffer *view, const char *name) {
 
 #define INLINE_CHARS 4
 
+/* 32 bytes in an array aligned to a cache line, so reading an entry is one cache miss. The
+ * key's hash is not kept: the slot's tag screens, the key decides, and growing the slots
+ * hashes the keys again. */
 typedef struct {
-    uint64_t hash;
     uint32_t length;
-    int64_t value; /* a vocabulary's column; in the segmenter's dictionary 1: a word, 0: a prefix */
-    double score;  /* the segmenter's log(freq) - log(total) */
+    uint32_t value; /* a vocabulary's column; in the segmenter's dictionary 1: a word, 0: a prefix */
+    double score;   /* the segmenter's log(freq) - log(total) */
     union {
         Py_UCS4 chars[INLINE_CHARS]; /* keys of up to INLINE_CHARS characters */
         size_t offset;               /* else the key's first character in the pool */
     } key;
 } Entry;
+
+#define ENTRY_ALIGNMENT 64
+_Static_assert(ENTRY_ALIGNMENT % sizeof(Entry) == 0, "an entry lies within one cache line");
 
 /* Open addressing over 8-byte slots (0: empty, else the hash's high 32 bits and the entry
  * number + 1), so a probe reads one cache line and an entry is read only on a likely hit;
@@ -125,6 +157,17 @@ static inline const Py_UCS4 *entry_chars(const Table *table, const Entry *entry)
     return entry->length <= INLINE_CHARS ? entry->key.chars : table->pool + entry->key.offset;
 }
 
+/* Whether ``entry`` holds the key chars[:length]. Keys are a few characters (a character
+ * n-gram, a word, two words): a loop here costs less than a call to memcmp. */
+static inline int entry_is(const Table *table, const Entry *entry, const Py_UCS4 *chars, size_t length) {
+    if (entry->length != length) return 0;
+    const Py_UCS4 *key = entry_chars(table, entry);
+    for (size_t i = 0; i < length; i++) {
+        if (key[i] != chars[i]) return 0;
+    }
+    return 1;
+}
+
 static const Entry *table_find(const Table *table, const Py_UCS4 *chars, size_t length, uint64_t hash) {
     if (table->slots == NULL) return NULL;
     uint64_t tag = hash & 0xffffffff00000000ULL;
@@ -133,9 +176,38 @@ static const Entry *table_find(const Table *table, const Py_UCS4 *chars, size_t 
         if (value == 0) return NULL;
         if ((value & 0xffffffff00000000ULL) != tag) continue;
         const Entry *entry = &table->entries[(value & 0xffffffffULL) - 1];
-        if (entry->hash == hash && entry->length == length &&
-            memcmp(entry_chars(table, entry), chars, length * sizeof(Py_UCS4)) == 0) {
-            return entry;
+        if (entry_is(table, entry, chars, length)) return entry;
+    }
+}
+
+/* Memory-level parallelism. A lookup is a chain of cache misses (its slot, then its entry,
+ * then the model's rows for the entry's column), and a text needs a hundred lookups or so.
+ * The callers first ask for the slots of many keys (table_prefetch_slot), then for the
+ * entries those slots point to (table_prefetch_entry), and only then look each key up with
+ * table_find, so the misses of different keys are waited for together. Both are hints:
+ * they change no result. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)(address))
+#endif
+
+static inline void table_prefetch_slot(const Table *table, uint64_t hash) {
+    if (table->slots != NULL) PREFETCH(&table->slots[slot_of(hash, table->mask)]);
+}
+
+/* The entry of the first slot with the hash's tag (the likely hit; absent keys stop at an
+ * empty slot without touching an entry). */
+static inline void table_prefetch_entry(const Table *table, uint64_t hash) {
+    if (table->slots == NULL) return;
+    uint64_t tag = hash & 0xffffffff00000000ULL;
+    for (size_t slot = slot_of(hash, table->mask);; slot = (slot + 1) & table->mask) {
+        uint64_t value = table->slots[slot];
+        if (value == 0) return;
+        if ((value & 0xffffffff00000000ULL) == tag) {
+            const Entry *entry = &table->entries[(value & 0xffffffffULL) - 1];
+            PREFETCH(entry);
+            return;
         }
     }
 }
@@ -154,7 +226,10 @@ static int table_grow_slots(Table *table, size_t wanted) {
     if (wanted >= 0xffffffffULL) return -1;
     uint64_t *slots = calloc(count, sizeof(uint64_t));
     if (slots == NULL) return -1;
-    for (size_t i = 0; i < table->size; i++) place(slots, count - 1, table->entries[i].hash, i);
+    for (size_t i = 0; i < table->size; i++) {
+        const Entry *entry = &table->entries[i];
+        place(slots, count - 1, hash_chars(entry_chars(table, entry), entry->length), i);
+    }
     free(table->slots);
     table->slots = slots;
     table->mask = count - 1;
@@ -164,7 +239,7 @@ static int table_grow_slots(Table *table, size_t wanted) {
 /* Insert, or overwrite an existing key (then 1); -1 when out of memory. One probe sequence
  * finds the key or the empty slot it goes to (a table of a model's 300,000 terms is built
  * in one pass of mostly cache misses). */
-static int table_put(Table *table, const Py_UCS4 *chars, size_t length, int64_t value, double score) {
+static int table_put(Table *table, const Py_UCS4 *chars, size_t length, uint32_t value, double score) {
     uint64_t hash = hash_chars(chars, length);
     if (table_grow_slots(table, table->size + 1) < 0) return -1;
     uint64_t tag = hash & 0xffffffff00000000ULL;
@@ -174,8 +249,7 @@ static int table_put(Table *table, const Py_UCS4 *chars, size_t length, int64_t 
         if (taken == 0) break;
         if ((taken & 0xffffffff00000000ULL) != tag) continue;
         Entry *entry = &table->entries[(taken & 0xffffffffULL) - 1];
-        if (entry->hash == hash && entry->length == length &&
-            memcmp(entry_chars(table, entry), chars, length * sizeof(Py_UCS4)) == 0) {
+        if (entry_is(table, entry, chars, length)) {
             entry->value = value;
             entry->score = score;
             return 1;
@@ -184,8 +258,10 @@ static int table_put(Table *table, const Py_UCS4 *chars, size_t length, int64_t 
     if (table->size == table->capacity) {
         size_t capacity = table->capacity ? 2 * table->capacity : 1024;
         if (capacity < table->reserve) capacity = table->reserve;
-        Entry *entries = realloc(table->entries, capacity * sizeof(Entry));
-        if (entries == NULL) return -1;
+        void *entries; /* not realloc: it keeps no alignment */
+        if (posix_memalign(&entries, ENTRY_ALIGNMENT, capacity * sizeof(Entry)) != 0) return -1;
+        if (table->size) memcpy(entries, table->entries, table->size * sizeof(Entry));
+        free(table->entries);
         table->entries = entries;
         table->capacity = capacity;
     }
@@ -206,7 +282,6 @@ static int table_put(Table *table, const Py_UCS4 *chars, size_t length, int64_t 
     } else {
         memcpy(entry->key.chars, chars, length * sizeof(Py_UCS4));
     }
-    entry->hash = hash;
     entry->length = (uint32_t)length;
     entry->value = value;
     entry->score = score;
@@ -339,14 +414,26 @@ fail:
     return NULL;
 }
 
+/* A key to look up in a vocabulary: a character n-gram (in the text) or a word n-gram (in
+ * Scratch.key when it joins several tokens). */
+typedef struct {
+    const Py_UCS4 *chars;
+    size_t length;
+    uint64_t hash;
+} Gram;
+
 /* per-call scratch space, grown as needed (plain malloc: used without the GIL) */
 typedef struct {
     double *score;
     Py_ssize_t *best_end, *token_start, *token_end;
     Py_ssize_t token_count, chars_capacity;
     Py_UCS4 *key;
-    Py_ssize_t key_capacity;
-    int64_t *raw, *columns, *counts;
+    Py_ssize_t key_capacity, key_size;
+    Gram *grams;
+    Py_ssize_t gram_count, gram_capacity;
+    Py_ssize_t *bounds; /* per block: its grams' begin and end, its raw columns' begin and end */
+    Py_ssize_t bounds_capacity;
+    int64_t *raw, *spare, *columns, *counts;
     double *values;
     Py_ssize_t raw_size, raw_capacity, terms_capacity;
 } Scratch;
@@ -357,7 +444,10 @@ static void scratch_free(Scratch *s) {
     free(s->token_start);
     free(s->token_end);
     free(s->key);
+    free(s->grams);
+    free(s->bounds);
     free(s->raw);
+    free(s->spare);
     free(s->columns);
     free(s->counts);
     free(s->values);
@@ -387,9 +477,23 @@ static int push_raw(Scratch *s, int64_t column) {
     if (s->raw_size == s->raw_capacity) {
         Py_ssize_t capacity = s->raw_capacity ? 2 * s->raw_capacity : 256;
         if (grow((void **)&s->raw, capacity, sizeof(int64_t)) < 0) return -1;
+        if (grow((void **)&s->spare, capacity, sizeof(int64_t)) < 0) return -1;
         s->raw_capacity = capacity;
     }
     s->raw[s->raw_size++] = column;
+    return 0;
+}
+
+static int push_gram(Scratch *s, const Py_UCS4 *chars, size_t length, uint64_t hash) {
+    if (s->gram_count == s->gram_capacity) {
+        Py_ssize_t capacity = s->gram_capacity ? 2 * s->gram_capacity : 256;
+        if (grow((void **)&s->grams, capacity, sizeof(Gram)) < 0) return -1;
+        s->gram_capacity = capacity;
+    }
+    Gram *gram = &s->grams[s->gram_count++];
+    gram->chars = chars;
+    gram->length = length;
+    gram->hash = hash;
     return 0;
 }
 
@@ -583,7 +687,8 @@ static int put_joined_terms(KernelBlock *block, Py_ssize_t index, PyObject *join
             status = 2;
             break;
         }
-        status = table_put(&block->vocabulary, term, (size_t)term_length, column, 0.0);
+        /* a column fits: table_grow_slots refused sizes of 2^32 - 1 entries or more */
+        status = table_put(&block->vocabulary, term, (size_t)term_length, (uint32_t)column, 0.0);
         if (status == 1) {
             PyErr_Format(PyExc_ValueError, "block %zd: term %zd repeats an earlier term", index, column);
             status = -1;
@@ -674,13 +779,10 @@ fail:
     return NULL;
 }
 
-static int lookup_raw(const Table *vocabulary, const Py_UCS4 *chars, size_t length, uint64_t hash, Scratch *s) {
-    const Entry *entry = table_find(vocabulary, chars, length, hash);
-    return entry == NULL ? 0 : push_raw(s, entry->value);
-}
-
-/* The word n-grams (tokens joined by one space) of a cut text, looked up into s->raw. */
-static int word_grams(const KernelBlock *block, const Py_UCS4 *chars, Scratch *s) {
+/* The word n-grams (tokens joined by one space) of a cut text, their slots fetched. Joined
+ * keys go to s->key, which score_one has sized for every word block (reserve_joined): the
+ * grams point into it. */
+static int word_grams(const KernelBlock *block, const Table *vocabulary, const Py_UCS4 *chars, Scratch *s) {
     for (Py_ssize_t size = block->low; size <= block->high; size++) {
         for (Py_ssize_t start = 0; start + size <= s->token_count; start++) {
             const Py_UCS4 *key;
@@ -689,37 +791,53 @@ static int word_grams(const KernelBlock *block, const Py_UCS4 *chars, Scratch *s
                 key = chars + s->token_start[start];
                 key_length = s->token_end[start] - s->token_start[start];
             } else {
-                key_length = size - 1;
-                for (Py_ssize_t t = start; t < start + size; t++) key_length += s->token_end[t] - s->token_start[t];
-                if (key_length > s->key_capacity) {
-                    if (grow((void **)&s->key, 2 * key_length, sizeof(Py_UCS4)) < 0) return -1;
-                    s->key_capacity = 2 * key_length;
-                }
-                Py_ssize_t at = 0;
+                key = s->key + s->key_size;
+                key_length = 0;
                 for (Py_ssize_t t = start; t < start + size; t++) {
-                    if (t > start) s->key[at++] = ' ';
+                    if (t > start) s->key[s->key_size + key_length++] = ' ';
                     Py_ssize_t part = s->token_end[t] - s->token_start[t];
-                    memcpy(s->key + at, chars + s->token_start[t], part * sizeof(Py_UCS4));
-                    at += part;
+                    memcpy(s->key + s->key_size + key_length, chars + s->token_start[t], part * sizeof(Py_UCS4));
+                    key_length += part;
                 }
-                key = s->key;
+                s->key_size += key_length;
             }
-            if (lookup_raw(&block->vocabulary, key, (size_t)key_length, hash_chars(key, (size_t)key_length), s) < 0) {
-                return -1;
-            }
+            uint64_t hash = hash_chars(key, (size_t)key_length);
+            table_prefetch_slot(vocabulary, hash);
+            if (push_gram(s, key, (size_t)key_length, hash) < 0) return -1;
         }
     }
     return 0;
 }
 
-/* The character n-grams of a text, looked up into s->raw. */
-static int char_grams(const KernelBlock *block, const Py_UCS4 *chars, Py_ssize_t length, Scratch *s) {
+/* Room in s->key for the joined word n-grams of every word block: a gram of ``size`` tokens
+ * has size - 1 spaces, and each token is in at most ``size`` grams of that size. */
+static int reserve_joined(const Kernel *kernel, Py_ssize_t length, Scratch *s) {
+    Py_ssize_t needed = 0;
+    for (Py_ssize_t b = 0; b < kernel->block_count; b++) {
+        const KernelBlock *block = &kernel->blocks[b];
+        if (!block->word) continue;
+        for (Py_ssize_t size = block->low > 2 ? block->low : 2; size <= block->high && size <= s->token_count; size++) {
+            needed += size * length + (size - 1) * s->token_count;
+        }
+    }
+    s->key_size = 0;
+    if (needed > s->key_capacity) {
+        if (grow((void **)&s->key, 2 * needed, sizeof(Py_UCS4)) < 0) return -1;
+        s->key_capacity = 2 * needed;
+    }
+    return 0;
+}
+
+/* The character n-grams of a text, their slots fetched. */
+static int char_grams(const KernelBlock *block, const Table *vocabulary, const Py_UCS4 *chars, Py_ssize_t length,
+                      Scratch *s) {
     for (Py_ssize_t start = 0; start < length; start++) {
         uint64_t hash = FNV_OFFSET;
         for (Py_ssize_t size = 1; size <= block->high && start + size <= length; size++) {
             hash = hash_step(hash, chars[start + size - 1]);
-            if (size >= block->low && lookup_raw(&block->vocabulary, chars + start, (size_t)size, hash, s) < 0) {
-                return -1;
+            if (size >= block->low) {
+                table_prefetch_slot(vocabulary, hash);
+                if (push_gram(s, chars + start, (size_t)size, hash) < 0) return -1;
             }
         }
     }
@@ -729,28 +847,77 @@ static int char_grams(const KernelBlock *block, const Py_UCS4 *chars, Py_ssize_t
 /* One text's TF-IDF terms (s->columns, s->values: ``*distinct`` of them, by block, then
  * column) and decision values into ``decision``: 0, 1 when a count is beyond the tf table
  * (the caller uses numpy for that text), -1 when out of memory. The caller holds the
- * segmenter's read lock. */
+ * segmenter's read lock.
+ *
+ * The lookups run in stages over all of the text's n-grams so that their cache misses
+ * overlap (see table_prefetch_slot): the grams and their slots, the character blocks' before
+ * the cut so the route's own lookups run while those slots arrive; then the entries; then
+ * the columns, with their idf and coef rows fetched; then the arithmetic. */
 static int score_one(const Kernel *kernel, const Py_UCS4 *chars, Py_ssize_t length, Scratch *s, double *decision,
                      Py_ssize_t *distinct_out) {
     if (scratch_chars(s, length) < 0) return -1;
-    if (kernel->segmenter != NULL) cut_text(kernel->segmenter, chars, length, s);
+    if (4 * kernel->block_count > s->bounds_capacity) {
+        if (grow((void **)&s->bounds, 4 * kernel->block_count, sizeof(Py_ssize_t)) < 0) return -1;
+        s->bounds_capacity = 4 * kernel->block_count;
+    }
+    Py_ssize_t *bounds = s->bounds;
+    s->gram_count = 0;
+    for (int words = 0; words <= 1; words++) {
+        if (words) {
+            if (kernel->segmenter == NULL) break;
+            cut_text(kernel->segmenter, chars, length, s);
+            if (reserve_joined(kernel, length, s) < 0) return -1;
+        }
+        for (Py_ssize_t b = 0; b < kernel->block_count; b++) {
+            const KernelBlock *block = &kernel->blocks[b];
+            if (block->word != words) continue;
+            bounds[4 * b] = s->gram_count;
+            if ((words ? word_grams(block, &block->vocabulary, chars, s)
+                       : char_grams(block, &block->vocabulary, chars, length, s)) < 0) {
+                return -1;
+            }
+            bounds[4 * b + 1] = s->gram_count;
+        }
+    }
+    for (Py_ssize_t b = 0; b < kernel->block_count; b++) {
+        const Table *vocabulary = &kernel->blocks[b].vocabulary;
+        for (Py_ssize_t g = bounds[4 * b]; g < bounds[4 * b + 1]; g++) table_prefetch_entry(vocabulary, s->grams[g].hash);
+    }
+    Py_ssize_t classes = kernel->classes;
+    s->raw_size = 0;
+    for (Py_ssize_t b = 0; b < kernel->block_count; b++) {
+        const KernelBlock *block = &kernel->blocks[b];
+        bounds[4 * b + 2] = s->raw_size;
+        for (Py_ssize_t g = bounds[4 * b]; g < bounds[4 * b + 1]; g++) {
+            const Gram *gram = &s->grams[g];
+            const Entry *entry = table_find(&block->vocabulary, gram->chars, gram->length, gram->hash);
+            if (entry == NULL) continue;
+            if (push_raw(s, entry->value) < 0) return -1;
+            int64_t column = entry->value + block->offset;
+            if (column < kernel->features) { /* a hint: never fetch beyond the arrays */
+                PREFETCH(&kernel->idf[column]);
+                PREFETCH(&kernel->coef[column * classes]);
+                PREFETCH(&kernel->coef[column * classes + classes - 1]);
+            }
+        }
+        bounds[4 * b + 3] = s->raw_size;
+    }
+    if (s->raw_size > s->terms_capacity) {
+        Py_ssize_t capacity = 2 * s->raw_size;
+        if (grow((void **)&s->columns, capacity, sizeof(int64_t)) < 0 ||
+            grow((void **)&s->counts, capacity, sizeof(int64_t)) < 0 ||
+            grow((void **)&s->values, capacity, sizeof(double)) < 0) {
+            return -1;
+        }
+        s->terms_capacity = capacity;
+    }
     Py_ssize_t distinct = 0;
     for (Py_ssize_t b = 0; b < kernel->block_count; b++) {
         const KernelBlock *block = &kernel->blocks[b];
-        s->raw_size = 0;
-        if ((block->word ? word_grams(block, chars, s) : char_grams(block, chars, length, s)) < 0) return -1;
-        if (distinct + s->raw_size > s->terms_capacity) {
-            Py_ssize_t capacity = 2 * (distinct + s->raw_size);
-            if (grow((void **)&s->columns, capacity, sizeof(int64_t)) < 0 ||
-                grow((void **)&s->counts, capacity, sizeof(int64_t)) < 0 ||
-                grow((void **)&s->values, capacity, sizeof(double)) < 0) {
-                return -1;
-            }
-            s->terms_capacity = capacity;
-        }
         /* LinearTextModel.tfidf's arithmetic, step for step: tf -> x idf -> / block L2 norm */
         Py_ssize_t start = distinct;
-        distinct += distinct_counts(s->raw, s->raw_size, block->offset, s->columns + start, s->counts + start);
+        distinct += distinct_counts(s->raw + bounds[4 * b + 2], bounds[4 * b + 3] - bounds[4 * b + 2], s->spare,
+                                    block->offset, s->columns + start, s->counts + start);
         double norm = 0.0;
         for (Py_ssize_t i = start; i < distinct; i++) {
             if (s->counts[i] > kernel->tf_size) return 1;
@@ -762,13 +929,14 @@ static int score_one(const Kernel *kernel, const Py_UCS4 *chars, Py_ssize_t leng
             for (Py_ssize_t i = start; i < distinct; i++) s->values[i] = s->values[i] / norm;
         }
     }
-    /* _decisions_from_tfidf: per class, the terms' coef x value summed in column order */
-    Py_ssize_t classes = kernel->classes;
-    for (Py_ssize_t k = 0; k < classes; k++) {
-        double sum = 0.0;
-        for (Py_ssize_t i = 0; i < distinct; i++) sum += kernel->coef[s->columns[i] * classes + k] * s->values[i];
-        decision[k] = sum + kernel->intercept[k];
+    /* _decisions_from_tfidf: per class, the terms' coef x value summed in column order (each
+     * class's sum is its own: walking the terms once for all classes adds in the same order) */
+    for (Py_ssize_t k = 0; k < classes; k++) decision[k] = 0.0;
+    for (Py_ssize_t i = 0; i < distinct; i++) {
+        const double *row = &kernel->coef[s->columns[i] * classes];
+        for (Py_ssize_t k = 0; k < classes; k++) decision[k] += row[k] * s->values[i];
     }
+    for (Py_ssize_t k = 0; k < classes; k++) decision[k] += kernel->intercept[k];
     *distinct_out = distinct;
     return 0;
 }
