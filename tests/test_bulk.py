@@ -247,3 +247,30 @@ def test_n_threads_one_scores_on_the_calling_thread_only(default_model, all_data
     one = default_model.predict_proba(texts, n_threads=1)
     assert pools == []
     assert np.array_equal(default_model.predict_proba(texts, n_threads=2), one) and pools
+
+
+@needs_c
+def test_the_kernels_content_reading_equals_content_text(all_dataset_texts):
+    """The kernel applies text.content_text itself (``kernel_score(..., content=True)``): its C
+    copy must give the same text for every character and for real messages."""
+    from boundary_nlp.text import content_text
+
+    copy = speedups.SPEEDUPS.content_text
+    # every code point, in runs mixed with separators, digits and underscores
+    step = 4096
+    for start in range(0, 0x110000, step):
+        chars = "".join(chr(code) for code in range(start, min(start + step, 0x110000)))
+        for text in (chars, " ".join(chars), "_1".join(chars[::7]), "a" + chars[::-1] + "9"):
+            assert copy(text) == content_text(text), hex(start)
+    for text in all_dataset_texts:
+        normalized = normalize(text)
+        assert copy(normalized) == content_text(normalized), text
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(text=TEXT)
+def test_the_kernels_content_reading_equals_content_text_on_generated_text(text):
+    from boundary_nlp.text import content_text
+
+    assert speedups.SPEEDUPS.content_text(text) == content_text(text)

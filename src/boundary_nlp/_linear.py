@@ -34,7 +34,7 @@ from .asks import normalized_asks, scored_asks
 from .features import CharNgrams, WordNgrams, analyzer_from_spec
 from .inputs import as_texts, truncate
 from .prediction import DEFAULT_EVIDENCE_TERMS, Prediction, top_evidence
-from .text import normalize, read_text, uncertain_reason
+from .text import DIGIT_TOKEN, content_text, normalize, read_text, uncertain_reason
 
 VECTORIZED_MIN_TEXTS = 32
 # large batches are scored this many texts at a time: the per-term arrays of a chunk, not of
@@ -505,11 +505,14 @@ class LinearTextModel:
         return self._decide_chunk(normalized)
 
     def _decide_chunk(self, normalized: list[str]) -> np.ndarray:
-        if self.content or self.vocative or self.closing:
-            normalized = [self._read(text) for text in normalized]
         kernel = self.batch_kernel()
         if kernel is not None:
-            return self._probabilities(kernel.decisions(self, normalized))
+            # the kernel reads the content itself, without the GIL
+            if self.vocative or self.closing:
+                normalized = [read_text(text, False, self.vocative, self.closing) for text in normalized]
+            return self._probabilities(kernel.decisions(self, normalized, self.content))
+        if self.content or self.vocative or self.closing:
+            normalized = [self._read(text) for text in normalized]
         parts = [
             self._probabilities(self._decisions(normalized[start : start + CHUNK_TEXTS]))
             for start in range(0, len(normalized), CHUNK_TEXTS)
@@ -784,14 +787,18 @@ class BatchKernel:
         )
         return cls(module, capsule, native, len(model.intercept))
 
-    def decisions(self, model: LinearTextModel, texts: list[str]) -> np.ndarray:
-        """Decision values of texts as the model reads them (normalized, content applied)."""
+    def decisions(self, model: LinearTextModel, texts: list[str], content: bool = False) -> np.ndarray:
+        """Decision values of texts as the model reads them (normalized, readings applied);
+        with ``content`` the texts are read before ``text.content_text``, which the kernel
+        applies itself (its C copy, tested equal)."""
         if self.native is not None:
-            self.native.ensure("".join(texts))
+            # the content reading writes each number as "0" (DIGIT_TOKEN), which may be new
+            self.native.ensure("".join(texts) + (DIGIT_TOKEN if content else ""))
         out = np.empty((len(texts), self.outputs))
-        beyond = self.module.kernel_score(self.capsule, texts, out)
+        beyond = self.module.kernel_score(self.capsule, texts, out, content)
         if beyond:  # a count beyond the tf table: numpy scores those texts
-            out[beyond] = model._decisions([texts[row] for row in beyond])
+            read = [texts[row] for row in beyond]
+            out[beyond] = model._decisions([content_text(text) for text in read] if content else read)
         return out
 
     def features(self, text: str) -> tuple[bytes, bytes, bytes] | None:

@@ -13,8 +13,9 @@
  *   seg_add copies a bucket in) and jieba's no-HMM route over it (seg_cut);
  * - a Kernel: one model's vocabularies, views of its tf table, idf, coef and intercept, a reference
  *   to the Segmenter when the model has word features. kernel_score scores a chunk of texts
- *   with the GIL released (so threads use every core); kernel_features gives one text's
- *   columns and values for evidence.
+ *   with the GIL released (so threads use every core), reading each text's content
+ *   (content_text, the same as text.content_text) first when asked; kernel_features gives one
+ *   text's columns and values for evidence.
  * A Segmenter's read-write lock keeps seg_add (which may grow the dictionary) from running
  * while a chunk is being cut.
  */
@@ -949,16 +950,72 @@ static void read_unlock(const Kernel *kernel) {
     if (kernel->segmenter != NULL) pthread_rwlock_unlock(&kernel->segmenter->lock);
 }
 
+/* text.content_text, character for character: what is neither a word character (re's \w,
+ * str.isalnum) nor whitespace (re's \s, str.isspace), and "_", becomes a space; each run of
+ * decimal digits (re's \d) becomes one "0"; whitespace runs become one space, none at either
+ * end (str.split). re and str use these same Unicode predicates. ``out`` holds at least
+ * ``length`` characters and may be ``chars`` itself (a character is written only where one
+ * was already read); returns how many it got. */
+static Py_ssize_t content_chars(const Py_UCS4 *chars, Py_ssize_t length, Py_UCS4 *out) {
+    Py_ssize_t size = 0;
+    int space_due = 0, in_digits = 0;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        Py_UCS4 ch = chars[i];
+        if (ch == '_' || Py_UNICODE_ISSPACE(ch) || !Py_UNICODE_ISALNUM(ch)) {
+            space_due = size > 0;
+            in_digits = 0;
+            continue;
+        }
+        if (Py_UNICODE_ISDECIMAL(ch)) {
+            if (in_digits) continue;
+            in_digits = 1;
+            ch = '0';
+        } else {
+            in_digits = 0;
+        }
+        if (space_due) {
+            out[size++] = ' ';
+            space_due = 0;
+        }
+        out[size++] = ch;
+    }
+    return size;
+}
+
+PyDoc_STRVAR(content_text_doc,
+             "content_text(text) -> str\n\n"
+             "text.content_text(text), as kernel_score(..., content=True) reads each text.");
+
+static PyObject *content_text(PyObject *module, PyObject *args) {
+    PyObject *text;
+    if (!PyArg_ParseTuple(args, "U", &text)) return NULL;
+    Py_UCS4 *chars = PyUnicode_AsUCS4Copy(text);
+    if (chars == NULL) return NULL;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    Py_UCS4 *out = malloc((length ? length : 1) * sizeof(Py_UCS4));
+    PyObject *result = NULL;
+    if (out == NULL) {
+        PyErr_NoMemory();
+    } else {
+        result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, content_chars(chars, length, out));
+    }
+    PyMem_Free(chars);
+    free(out);
+    return result;
+}
+
 PyDoc_STRVAR(kernel_score_doc,
-             "kernel_score(kernel, texts, out) -> list[int]\n\n"
-             "Decision values of every text (a list of str, already read as the model reads them)\n"
-             "into ``out`` (a writable C-contiguous float64 array of len(texts) x classes), with the\n"
-             "GIL released. Returns the rows with a count beyond the tf table: their ``out`` rows are\n"
-             "not written and the caller scores them with numpy.");
+             "kernel_score(kernel, texts, out, content=False) -> list[int]\n\n"
+             "Decision values of every text (a list of str, already read as the model reads them;\n"
+             "with ``content``, read before text.content_text, which the kernel then applies: see\n"
+             "content_text) into ``out`` (a writable C-contiguous float64 array of len(texts) x\n"
+             "classes), with the GIL released. Returns the rows with a count beyond the tf table:\n"
+             "their ``out`` rows are not written and the caller scores them with numpy.");
 
 static PyObject *kernel_score(PyObject *module, PyObject *args) {
     PyObject *capsule, *texts, *out_object;
-    if (!PyArg_ParseTuple(args, "OO!O", &capsule, &PyList_Type, &texts, &out_object)) return NULL;
+    int content = 0;
+    if (!PyArg_ParseTuple(args, "OO!O|p", &capsule, &PyList_Type, &texts, &out_object, &content)) return NULL;
     Kernel *kernel = get_kernel(capsule);
     if (kernel == NULL) return NULL;
     Py_buffer out;
@@ -1007,8 +1064,9 @@ static PyObject *kernel_score(PyObject *module, PyObject *args) {
     read_lock(kernel);
     for (Py_ssize_t i = 0; i < n && status >= 0; i++) {
         Py_ssize_t distinct;
-        int one = score_one(kernel, pool + starts[i], starts[i + 1] - starts[i], &scratch,
-                            decision + i * kernel->classes, &distinct);
+        Py_ssize_t length = starts[i + 1] - starts[i];
+        if (content) length = content_chars(pool + starts[i], length, pool + starts[i]); /* in place */
+        int one = score_one(kernel, pool + starts[i], length, &scratch, decision + i * kernel->classes, &distinct);
         if (one > 0) fallback[i] = 1;
         if (one < 0) status = -1;
     }
@@ -1086,6 +1144,7 @@ static PyMethodDef methods[] = {
     {"kernel_new", kernel_new, METH_VARARGS, kernel_new_doc},
     {"kernel_score", kernel_score, METH_VARARGS, kernel_score_doc},
     {"kernel_features", kernel_features, METH_VARARGS, kernel_features_doc},
+    {"content_text", content_text, METH_VARARGS, content_text_doc},
     {NULL, NULL, 0, NULL},
 };
 
