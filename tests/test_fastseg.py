@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from boundary_nlp import fastseg
+from boundary_nlp import fastseg, speedups
 from boundary_nlp.fastseg import BucketDictionary, FastSegmenter, encode_dictionary
 from boundary_nlp.text import JiebaSegmenter, jieba_tokenizer, normalize
 
@@ -156,3 +156,15 @@ def test_fast_segmenter_gives_the_same_tokens_from_eight_threads(all_dataset_tex
         results = list(pool.map(work, [i * len(texts) // 8 for i in range(8)]))
     for result in results:
         assert result == expected
+
+
+@pytest.mark.skipif(speedups.SPEEDUPS is None, reason="the C module is not built here")
+def test_the_c_segmenter_reports_the_characters_it_has_not_taken_yet():
+    module = speedups.SPEEDUPS
+    capsule = module.seg_new(-20.0)
+    assert module.seg_missing(capsule, ["帮我改下", "改下𠀀😀", ""]) == "帮我改下𠀀😀"
+    module.seg_mark(capsule, "帮改𠀀")
+    assert module.seg_missing(capsule, ["帮我改下", "改下𠀀😀"]) == "我下😀"
+    assert module.seg_missing(capsule, []) == ""
+    with pytest.raises(TypeError):
+        module.seg_missing(capsule, ["帮我", 3])

@@ -793,7 +793,7 @@ class BatchKernel:
         applies itself (its C copy, tested equal)."""
         if self.native is not None:
             # the content reading writes each number as "0" (DIGIT_TOKEN), which may be new
-            self.native.ensure("".join(texts) + (DIGIT_TOKEN if content else ""))
+            self.native.ensure_all([*texts, DIGIT_TOKEN] if content else texts)
         out = np.empty((len(texts), self.outputs))
         beyond = self.module.kernel_score(self.capsule, texts, out, content)
         if beyond:  # a count beyond the tf table: numpy scores those texts

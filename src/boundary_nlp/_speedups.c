@@ -320,10 +320,13 @@ static Py_ssize_t str_chars(PyObject *key, Py_UCS4 **buffer, Py_ssize_t *capacit
 
 /* ---- the segmenter ------------------------------------------------------------------------ */
 
+#define CODE_POINTS 0x110000
+
 typedef struct {
     pthread_rwlock_t lock;
     Table dictionary; /* value 1: a word (score: log(freq) - log(total)), 0: only a prefix */
     double unknown;   /* the score of a character that is no word */
+    uint8_t *taken;   /* a bit per code point: its bucket was offered (seg_mark); under the GIL */
 } Segmenter;
 
 #define SEGMENTER_CAPSULE "boundary_nlp._speedups.Segmenter"
@@ -333,6 +336,7 @@ static void segmenter_capsule_destructor(PyObject *capsule) {
     if (segmenter == NULL) return;
     table_free(&segmenter->dictionary);
     pthread_rwlock_destroy(&segmenter->lock);
+    free(segmenter->taken);
     free(segmenter);
 }
 
@@ -360,6 +364,86 @@ static PyObject *seg_new(PyObject *module, PyObject *args) {
         free(segmenter);
     }
     return capsule;
+}
+
+static int grow(void **items, Py_ssize_t count, size_t size);
+
+static int taken_bits(Segmenter *segmenter) {
+    if (segmenter->taken == NULL) segmenter->taken = calloc(CODE_POINTS / 8, 1);
+    if (segmenter->taken == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(seg_missing_doc,
+             "seg_missing(segmenter, texts) -> str\n\n"
+             "The distinct characters of ``texts`` (a list of str) not marked with seg_mark, in the\n"
+             "order first seen: the first characters whose dictionary buckets may still be missing.\n"
+             "A bit per code point: far cheaper than a Python set of a chunk's characters.");
+
+static PyObject *seg_missing(PyObject *module, PyObject *args) {
+    PyObject *capsule, *texts;
+    if (!PyArg_ParseTuple(args, "OO!", &capsule, &PyList_Type, &texts)) return NULL;
+    Segmenter *segmenter = get_segmenter(capsule);
+    if (segmenter == NULL || taken_bits(segmenter) < 0) return NULL;
+    const uint8_t *taken = segmenter->taken;
+    Py_UCS4 *found = NULL;
+    uint8_t *seen = NULL; /* only once a missing character turns up */
+    Py_ssize_t count = 0, capacity = 0;
+    PyObject *result = NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(texts); i++) {
+        PyObject *text = PyList_GET_ITEM(texts, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_Format(PyExc_TypeError, "text %zd is not str", i);
+            goto done;
+        }
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+        for (Py_ssize_t j = 0; j < length; j++) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, j);
+            if (taken[ch >> 3] & (1u << (ch & 7))) continue;
+            if (seen == NULL && (seen = calloc(CODE_POINTS / 8, 1)) == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            if (seen[ch >> 3] & (1u << (ch & 7))) continue;
+            seen[ch >> 3] |= (uint8_t)(1u << (ch & 7));
+            if (count == capacity) {
+                capacity = capacity ? 2 * capacity : 64;
+                if (grow((void **)&found, capacity, sizeof(Py_UCS4)) < 0) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+            }
+            found[count++] = ch;
+        }
+    }
+    result = count ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, found, count) : PyUnicode_New(0, 0);
+done:
+    free(found);
+    free(seen);
+    return result;
+}
+
+PyDoc_STRVAR(seg_mark_doc,
+             "seg_mark(segmenter, chars) -> None\n\n"
+             "Mark the characters of ``chars`` as taken (their buckets were offered to seg_add).");
+
+static PyObject *seg_mark(PyObject *module, PyObject *args) {
+    PyObject *capsule, *chars;
+    if (!PyArg_ParseTuple(args, "OU", &capsule, &chars)) return NULL;
+    Segmenter *segmenter = get_segmenter(capsule);
+    if (segmenter == NULL || taken_bits(segmenter) < 0) return NULL;
+    int kind = PyUnicode_KIND(chars);
+    const void *data = PyUnicode_DATA(chars);
+    for (Py_ssize_t j = 0; j < PyUnicode_GET_LENGTH(chars); j++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, j);
+        segmenter->taken[ch >> 3] |= (uint8_t)(1u << (ch & 7));
+    }
+    Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(seg_add_doc,
@@ -1141,6 +1225,8 @@ static PyMethodDef methods[] = {
     {"seg_new", seg_new, METH_VARARGS, seg_new_doc},
     {"seg_add", seg_add, METH_VARARGS, seg_add_doc},
     {"seg_cut", seg_cut, METH_VARARGS, seg_cut_doc},
+    {"seg_missing", seg_missing, METH_VARARGS, seg_missing_doc},
+    {"seg_mark", seg_mark, METH_VARARGS, seg_mark_doc},
     {"kernel_new", kernel_new, METH_VARARGS, kernel_new_doc},
     {"kernel_score", kernel_score, METH_VARARGS, kernel_score_doc},
     {"kernel_features", kernel_features, METH_VARARGS, kernel_features_doc},

@@ -122,7 +122,16 @@ class NativeDictionary:
         self._taken = _Taken()
 
     def ensure(self, text: str) -> None:
-        self._taken.take(text, self.dictionary, lambda words: self.module.seg_add(self.capsule, words))
+        self.ensure_all([text])
+
+    def ensure_all(self, texts: list[str]) -> None:
+        """Load the buckets of every character of ``texts`` not loaded yet. The C segmenter
+        keeps a bit per character taken (``seg_missing``): a chunk of texts is checked without
+        building a Python set of its characters."""
+        missing = self.module.seg_missing(self.capsule, texts)
+        if missing:
+            self._taken.take(missing, self.dictionary, lambda words: self.module.seg_add(self.capsule, words))
+            self.module.seg_mark(self.capsule, missing)
 
     def cut(self, text: str) -> list[str]:
         self.ensure(text)
