@@ -792,15 +792,22 @@ def measure(
     # -- parity ---------------------------------------------------------------------------
     # the shipped file holds the predictor only; its scikit-learn reference is the pipeline
     # of the BoundaryClassifier fitted above, compared on whole messages (rule 2 off: the
-    # pipeline knows nothing of asks)
+    # pipeline knows nothing of asks) and without the decision's label weights (applied after
+    # the probabilities, which are what the two engines share)
     log(f"parity: the predictor vs the scikit-learn pipeline of the fitted BoundaryClassifier, "
         f"{len(corpus)} corpus texts")
     from boundary_nlp.inputs import truncate
 
     reference = boundary.pipeline_.predict_proba([truncate(t, boundary.max_chars)[0] for t in corpus])
-    batch = boundary.model_.score(corpus, whole_only=True).proba
-    one_by_one = np.vstack([boundary.model_.score([t], whole_only=True).proba for t in corpus])
+    unweighted = boundary.model_.with_label_weights(None)
+    batch = unweighted.score(corpus, whole_only=True).proba
+    one_by_one = np.vstack([unweighted.score([t], whole_only=True).proba for t in corpus])
     reloaded = load_model(boundary_path).predict_proba(corpus)
+    # and with the weights: the pipeline's probabilities times the weights, renormalized
+    weights = np.asarray([(boundary.label_weights or {}).get(str(c), 1.0) for c in boundary.model_.classes])
+    weighted_reference = reference * weights
+    weighted_reference /= weighted_reference.sum(axis=1, keepdims=True)
+    weighted = boundary.model_.score(corpus, whole_only=True).proba
     results["parity"] = {
         "texts": len(corpus),
         "params": chosen,
@@ -809,6 +816,9 @@ def measure(
         "one_by_one_same_labels": int(np.sum(one_by_one.argmax(axis=1) == reference.argmax(axis=1))),
         "one_by_one_max_abs_diff": float(np.max(np.abs(one_by_one - reference))),
         "reloaded_max_abs_diff": float(np.max(np.abs(reloaded - boundary.predict_proba(corpus)))),
+        "weights": boundary.label_weights,
+        "weighted_same_labels": int(np.sum(weighted.argmax(axis=1) == weighted_reference.argmax(axis=1))),
+        "weighted_max_abs_diff": float(np.max(np.abs(weighted - weighted_reference))),
     }
     log(f"  {results['parity']}")
 
@@ -1058,14 +1068,22 @@ def render(results: dict[str, Any], quick: bool, command: str, started: str, sec
     lines.append(
         f"The shipped file holds the predictor only (no scikit-learn object), so parity is checked on "
         f"the `BoundaryClassifier(**{parity['params']})` fitted on train above: its predictor "
-        f"(`model_.score(texts, whole_only=True)`, whole messages, as scikit-learn scores them) vs its "
+        f"(`model_.with_label_weights(None).score(texts, whole_only=True)`: whole messages, as "
+        f"scikit-learn scores them, and without the label weights, which scale the shared "
+        f"probabilities afterwards) vs its "
         f"scikit-learn pipeline (`pipeline_.predict_proba`) on all {n:,} corpus texts. Batch (numpy): "
         f"{parity['same_labels']:,} / {n:,} identical labels, max abs probability difference "
         f"{parity['max_abs_diff']:.2e}. One text at a time ("
         + ("the C module" if results.get("speedups") else "pure Python, no C module built")
         + f"): {parity['one_by_one_same_labels']:,} / {n:,} identical labels, max abs difference "
         f"{parity['one_by_one_max_abs_diff']:.2e}. Saved as `.bnlp` and loaded back with `load_model(path)`: "
-        f"max abs difference {parity['reloaded_max_abs_diff']:.2e} from the fitted model.")
+        f"max abs difference {parity['reloaded_max_abs_diff']:.2e} from the fitted model."
+        + (
+            f" With the label weights {parity['weights']} (the predictor as used) against the pipeline's "
+            f"probabilities times the weights, renormalized: {parity['weighted_same_labels']:,} / {n:,} "
+            f"identical labels, max abs difference {parity['weighted_max_abs_diff']:.2e}."
+            if parity.get("weights") else ""
+        ))
     if bulk["has_n_jobs"]:
         lines.append(f"`n_jobs=-1` vs single process on the {s['bulk_messages']:,} messages: max abs "
                      f"difference {bulk['boundary_parallel']['max_abs_diff_vs_single']:.2e}.")

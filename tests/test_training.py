@@ -157,3 +157,22 @@ def test_recall_floor_zero_trains_without_a_weight(tiny_files):
     with pytest.raises(ValueError, match="recall_floor"):
         train(train_path, None, None, candidates=SMALL_CANDIDATES[:1], folds=2, repeats=1, n_jobs=1,
               recall_floor=1.5)
+
+
+def test_the_card_says_when_no_weight_reached_the_recall_floor(tiny_files, tmp_path):
+    import dataclasses
+
+    from boundary_nlp.training import model_card
+
+    train_path, _ = tiny_files
+    result = train(train_path, None, None, candidates=SMALL_CANDIDATES[:1], folds=2, repeats=1, n_jobs=1)
+    assert len(result.weight_search) > 1
+
+    def with_recall(recall: float):
+        rows = [{**row, "recall": recall} for row in result.weight_search]
+        return dataclasses.replace(result, weight_search=rows)
+
+    reached, missed = with_recall(1.0), with_recall(0.5)
+    assert "No weight reached" not in model_card(reached, tmp_path / "m.bnlp", "train")
+    card = model_card(missed, tmp_path / "m.bnlp", "train")
+    assert "No weight reached the recall floor (97%)" in card and "--recall-floor" in card

@@ -331,6 +331,13 @@ def _choose_weight(rows: list[dict], floor: float = RECALL_FLOOR) -> float:
     return max(rated, key=lambda row: (row["recall"], -row["weight"]))["weight"]
 
 
+def _floor_reached(rows: list[dict], weight: float, floor: float | None) -> bool:
+    """Whether the chosen ``weight``'s out-of-fold recall reached ``floor`` (``True`` when
+    there was no floor or no recall to compare)."""
+    recalls = [row["recall"] for row in rows if row["weight"] == weight and row.get("recall") is not None]
+    return not floor or not recalls or recalls[0] >= floor
+
+
 def _weighed(classes: np.ndarray, proba: np.ndarray, asks: Any, weight: float) -> tuple[np.ndarray, Any]:
     """``proba`` and the asks' probabilities with ``TIE_BREAK_LABEL``'s multiplied by
     ``weight`` and each row renormalized: what a model with that label weight gives."""
@@ -520,6 +527,12 @@ def model_card(
             lines.append(
                 f"| {row['weight']:g} | {row['mean']:.4f} | {row['se']:.4f} | {recall} | {caught} | {mark} |"
             )
+        if not _floor_reached(result.weight_search, chosen_weight, result.recall_floor):
+            lines += [
+                "",
+                f"No weight reached the recall floor ({result.recall_floor:.0%}): the one that comes "
+                "closest is used. More red-line examples, or a lower `--recall-floor`, are the remedies.",
+            ]
     lines += [
         "",
         f"- chosen: {_params_text(chosen)}; features read the content only (punctuation and emoji",
