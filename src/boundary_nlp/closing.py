@@ -98,10 +98,20 @@ _STEMS = re.compile("谢|感恩|感激|蟹蟹|thank|thx|tks|3q|拜托|辛苦|麻
 # skipped first, leaving at most "hello " (6) before them.
 _BEFORE_STEM = 3
 _BEFORE_XINKU = 15
-# _CLOSING only where a stem starts at most _BEFORE_STEM characters on (when no 辛苦 follows):
-# a quick first check that skips most positions
+# _CLOSING is tried only where a quick check passes (a failed try costs about as much as a
+# match). A closing without 辛苦 starts with a stem or with at most _BEFORE_STEM adverb
+# characters or first characters of a thank word before one (提前多谢: 提前多), so the positions
+# just before a stem (改一下,谢谢: 一下,) are skipped. One with 辛苦 may also start with an
+# addressee: at most _BEFORE_XINKU letters or spaces, then Latin letters, before the 辛苦
+# (各相关单位各参建单位项目工程师, hello tom, 阿强; Han is spelled out: Python 3.10 reads its
+# last, then unassigned, code points as no \w).
 _STEM_FIRSTS = "".join(sorted({stem[0] for stem in _STEMS.pattern.split("|")}))
-_CLOSING_NEAR_STEM = re.compile(f"(?=(?s:.){{0,{_BEFORE_STEM}}}?[{_STEM_FIRSTS}]){_CLOSING.pattern}")
+_THANK_BEFORE_STEM = "".join(re.split(f"[{_STEM_FIRSTS}]", word)[0] for word in _THANK_WORDS)  # 多谢: 多
+_BEFORE_STEM_CHARS = "".join(sorted(set("".join(_THANK_ADVERBS) + _THANK_BEFORE_STEM)))
+_NEAR_STEM = f"[{_BEFORE_STEM_CHARS}]{{0,{_BEFORE_STEM}}}?[{_STEM_FIRSTS}]"
+_NEAR_XINKU = f"[\\w\u4e00-\u9fff ]{{0,{_BEFORE_XINKU}}}?[a-z]*辛苦"
+_CLOSING_NEAR_STEM = re.compile(f"(?={_NEAR_STEM}){_CLOSING.pattern}")
+_CLOSING_NEAR_XINKU = re.compile(f"(?={_NEAR_STEM}|{_NEAR_XINKU}){_CLOSING.pattern}")
 _LATIN = "abcdefghijklmnopqrstuvwxyz"
 _LETTER_OR_HAN = re.compile(r"[^\W\d_]")
 # the longest closing read at once; bounds the search to the end of a long text
@@ -116,11 +126,11 @@ def _closing_before(normalized: str, start: int, end: int) -> int | None:
     ``start`` starts (what ``_CLOSING.search(normalized, start, end)`` finds), or ``None``.
 
     A closing holds a stem. Without a 辛苦 it starts at most ``_BEFORE_STEM`` characters
-    before one: the search starts that far before the first stem and skips the positions with
-    no stem that near. With a 辛苦 (which may follow a long addressee) it starts
+    before one: the search starts that far before the first stem and tries only the positions
+    that pass ``_NEAR_STEM``. With a 辛苦 (which may follow a long addressee) it starts
     ``_BEFORE_XINKU`` characters, and the Latin letters right before it, before the first
-    stem. Lookbehinds see before the position searched from, so searching from a later one
-    changes no match.
+    stem, and tries the positions that pass ``_NEAR_STEM`` or ``_NEAR_XINKU``. Lookbehinds see
+    before the position searched from, so searching from a later one changes no match.
     """
     stem = _STEMS.search(normalized, start, end)
     if stem is None:
@@ -130,15 +140,22 @@ def _closing_before(normalized: str, start: int, end: int) -> int | None:
         match = _CLOSING_NEAR_STEM.search(normalized, max(start, first - _BEFORE_STEM), end)
     else:
         first = start + len(normalized[start:first].rstrip(_LATIN)) - _BEFORE_XINKU
-        match = _CLOSING.search(normalized, max(start, first), end)
+        match = _CLOSING_NEAR_XINKU.search(normalized, max(start, first), end)
     return None if match is None else match.start()
 
 
-def _trailing_start(normalized: str, start: int, end: int) -> int:
-    """Where the run of punctuation, symbols, spaces and particles that ends at ``end``
-    starts, at ``start`` or after. Matched on the reversed text: a search for a pattern
-    ending in ``\\Z`` would try every position."""
-    return end - _TRAILING_RUN.match(normalized[start:end][::-1]).end()
+def _window_start(normalized: str, start: int) -> int:
+    """Where a closing that ends ``normalized[:start]`` is looked for from: ``_WINDOW``
+    characters before the run of punctuation, symbols, spaces and particles (read up to
+    ``_WINDOW`` back) that ends at ``start``.
+
+    The run is matched on the reversed text (a search for a pattern ending in ``\\Z`` would
+    try every position), and not read at all in the first ``_WINDOW`` characters, where the
+    window starts at 0 whatever its length (most texts are that short).
+    """
+    if start <= _WINDOW:
+        return 0
+    return max(0, start - _TRAILING_RUN.match(normalized[start - _WINDOW : start][::-1]).end() - _WINDOW)
 
 
 def closing_start(normalized: str) -> int:
@@ -151,8 +168,7 @@ def closing_start(normalized: str) -> int:
     if not _STEMS.search(normalized):  # most texts: no closing, and no search at all
         return start
     for _ in range(MAX_CLOSINGS):
-        end = _trailing_start(normalized, max(0, start - _WINDOW), start)
-        found = _closing_before(normalized, max(0, end - _WINDOW), start)
+        found = _closing_before(normalized, _window_start(normalized, start), start)
         if found is None:
             break
         start = found
