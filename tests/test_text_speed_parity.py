@@ -192,6 +192,11 @@ def test_what_the_fast_paths_rely_on():
     for code in range(0x110000):
         char = chr(code)
         assert char.isspace() == bool(re.match(r"\s", char)) == (char.isspace() and char in asks._EDGE)
+    # a split point followed by these only cuts nothing off: they have no core, and NFKC does
+    # not join them to what comes before
+    for char in asks._EDGE:
+        assert asks._core(char) == "" and unicodedata.combining(char) == 0
+        assert unicodedata.normalize("NFKC", "a" + char) == "a" + unicodedata.normalize("NFKC", char)
     # to_simplified returns a text without these as it is: it maps none of its characters
     assert all(_maybe_traditional().match(chr(code)) for code in _t2s_table())
     # normalize skips its substitutions for a text without unusual characters: NFKC brings none in
