@@ -258,10 +258,10 @@ def vocative_end(normalized: str) -> int:
     See the module docstring for what counts; the text after them keeps at least one letter or
     Chinese character, else 0.
     """
+    if _OPENERS is not None and normalized[:1] not in _OPENERS:
+        return 0
     end = 0
     for _ in range(MAX_VOCATIVES):
-        if _OPENERS is not None and normalized[end : end + 1] not in _OPENERS:
-            break
         match = _LEADING.match(normalized, end)
         if match is None:
             break
