@@ -1,10 +1,11 @@
 """The fast per-text preprocessing returns exactly what the code it replaced returned.
 
 ``_reference_text`` is a frozen copy of ``split_asks``, ``normalize``, ``content_text``,
-``uncertain_reason`` and ``to_simplified`` as they were before they were made fast. Every
-text of the corpus, every text with each behaviour edit applied, and random strings built
-from the characters the code treats specially must give the same result, list for list and
-string for string.
+``uncertain_reason`` and ``to_simplified`` as they were before they were made fast;
+``_reference_vocative`` and ``_reference_asks`` freeze ``vocative_end`` and
+``normalized_asks`` the same way. Every text of the corpus, every text with each behaviour
+edit applied or a greeting put in front, and random strings built from the characters the code
+treats specially must give the same result, list for list and string for string.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import re
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from boundary_nlp import asks
-from boundary_nlp.asks import split_asks
+from boundary_nlp import asks, vocative
+from boundary_nlp.asks import normalized_asks, split_asks
 from boundary_nlp.behaviour import INVARIANCE_EDITS
 from boundary_nlp.text import (
     _UNUSUAL,
     _maybe_traditional,
+    _nfkc,
     _t2s_table,
     _wide_to_narrow_table,
     content_text,
@@ -28,22 +32,34 @@ from boundary_nlp.text import (
     to_simplified,
     uncertain_reason,
 )
+from boundary_nlp.vocative import vocative_end
 
 try:
+    from . import _reference_asks as reference_asks
     from . import _reference_text as reference
+    from . import _reference_vocative as reference_vocative
 except ImportError:
+    import _reference_asks as reference_asks
     import _reference_text as reference
+    import _reference_vocative as reference_vocative
+
+# openings put in front of every corpus text: vocative_end then has something to find
+GREETINGS = ("王工，", "您好，", "hi tom，", "@张总 ", "在吗")
 
 
 def assert_same_results(texts: list[str]) -> None:
     for text in dict.fromkeys(texts):  # each distinct text once, in order
         assert split_asks(text) == reference.split_asks(text), text
+        for closing in (False, True):
+            assert normalized_asks(text, closing) == reference_asks.normalized_asks(text, closing), text
         assert to_simplified(text) == reference.to_simplified(text), text
+        assert _nfkc(text) == unicodedata.normalize("NFKC", text), text
         normalized = normalize(text)
         assert normalized == reference.normalize(text), text
         for normalized_or_not in (normalized, text):
             assert content_text(normalized_or_not) == reference.content_text(normalized_or_not), text
             assert uncertain_reason(normalized_or_not) == reference.uncertain_reason(normalized_or_not), text
+            assert vocative_end(normalized_or_not) == reference_vocative.vocative_end(normalized_or_not), text
 
 
 def random_texts(count: int) -> list[str]:
@@ -109,8 +125,41 @@ def test_same_results_on_the_corpus_with_behaviour_edits(all_dataset_texts, name
     assert_same_results([text for text in edited if text is not None])
 
 
+@pytest.mark.parametrize("greeting", GREETINGS)
+def test_same_results_on_the_corpus_with_a_greeting_in_front(all_dataset_texts, greeting):
+    greeted = [greeting + text for text in all_dataset_texts]
+    assert sum(vocative_end(normalize(text)) > 0 for text in greeted) > len(greeted) // 2
+    assert_same_results(greeted)
+
+
 def test_same_results_on_random_strings():
     assert_same_results(random_texts(5000))
+
+
+# what vocative_end and split_asks treat specially: openings, names, separators, connectives
+_OPENING_ALPHABET = [
+    *vocative._GREETINGS,
+    *vocative._BARE,
+    *vocative._ROLE_QUALIFIERS,
+    *vocative._TITLES,
+    *vocative._COMPOUND_SURNAMES,
+    *vocative._NOT_ADDRESSES,
+    *"王李张刘陈明和时小老阿@好像呀啊哈啦吖",
+    *"帮我改下日期tomlisa",
+    *GREETINGS,
+    *asks._HARD,
+    *asks._SOFT,
+    *asks._EDGE[:12],
+    *asks._CONNECTIVES,
+    *asks._PLEASANTRIES,
+    *"：:…~～，？！ＨＩ張經 😂\u3000\u200b",
+]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_OPENING_ALPHABET), max_size=12).map("".join))
+def test_same_results_on_generated_openings(text):
+    assert_same_results([text])
 
 
 def test_same_results_when_the_character_tables_overflow(monkeypatch):
@@ -139,10 +188,16 @@ def test_what_the_fast_paths_rely_on():
     for code, mapped in _wide_to_narrow_table().items():
         mapped = chr(mapped) if isinstance(mapped, int) else mapped
         assert mapped == chr(code) or unicodedata.normalize("NFKD", chr(code)) == mapped
+    assert _wide_to_narrow_table()[ord("，")] == ","  # _nfkc maps the comma alone first
     # split_asks strips the ends of an ask with str.strip: its whitespace is re's, all of it
     for code in range(0x110000):
         char = chr(code)
         assert char.isspace() == bool(re.match(r"\s", char)) == (char.isspace() and char in asks._EDGE)
+    # a split point followed by these only cuts nothing off: they have no core, and NFKC does
+    # not join them to what comes before
+    for char in asks._EDGE:
+        assert asks._core(char) == "" and unicodedata.combining(char) == 0
+        assert unicodedata.normalize("NFKC", "a" + char) == "a" + unicodedata.normalize("NFKC", char)
     # to_simplified returns a text without these as it is: it maps none of its characters
     assert all(_maybe_traditional().match(chr(code)) for code in _t2s_table())
     # normalize skips its substitutions for a text without unusual characters: NFKC brings none in

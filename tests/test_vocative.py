@@ -7,6 +7,7 @@ The forms here are written for these tests; none is the behaviour suite's GREETI
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -14,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from boundary_nlp import load_model, save_model
+from boundary_nlp import load_model, save_model, vocative
+from boundary_nlp._regex import first_characters
 from boundary_nlp.features import CharNgrams, WordNgrams, analyzer_from_spec
 from boundary_nlp.model import BoundaryClassifier
 from boundary_nlp.text import normalize, read_text
@@ -107,6 +109,102 @@ def test_dropping_leaves_a_suffix_and_keeps_content(text):
     assert normalized.endswith(result)
     if any(char.isalpha() for char in normalized):
         assert any(char.isalpha() for char in result)
+
+
+# -- the pre-check on the first character ---------------------------------------------------
+
+
+def _alternatives_first_characters() -> set[str]:
+    """The first character of every alternative the vocative pattern is built from."""
+    words = (
+        *vocative._GREETINGS,
+        *vocative._BARE,
+        *vocative._ROLE_QUALIFIERS,
+        *vocative._ROLE_TITLES,
+        *vocative._COMPOUND_SURNAMES,
+        *vocative._SURNAMES,
+        "在吗",
+        "在么",
+        "在不在",
+        "您好",
+        "小",
+        "老",
+        "阿",
+        "@",
+        "hi",
+        "hello",
+        "hey",
+        "dear",
+    )
+    return {word[0] for word in words} | set("abcdefghijklmnopqrstuvwxyz")  # Latin name before 你好
+
+
+def test_the_pre_check_admits_the_first_character_of_every_alternative():
+    assert vocative._OPENERS is not None
+    assert _alternatives_first_characters() <= vocative._OPENERS
+    assert not {"帮", "我", "请", "这", "【", "1", " ", ","} & vocative._OPENERS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@张总 帮我看下",
+        "tom你好,帮我看下",
+        "lisa您好,帮我看下",
+        "hi tom,帮我看下",
+        "hello lisa 帮我看下",
+        "hey 王工,帮我看下",
+        "dear 李总,帮我看下",
+        "在吗帮我看下",
+        "在么帮我看下",
+        "在不在帮我看下",
+        "您好请问一下",
+        "欧阳总,帮我看下",
+        "阿ken,帮我看下",
+        "各位领导好,帮我看下",
+        "早,帮我看下",
+    ],
+)
+def test_the_pre_check_admits_what_the_pattern_matches(text):
+    assert vocative._LEADING.match(text)
+    assert text[0] in vocative._OPENERS
+    assert vocative_end(text) > 0
+
+
+@pytest.mark.parametrize(
+    "suffix", ["工,帮我", "总您好,帮我", "好,帮我", " tom,帮我", "吗帮我", "经理,帮我", "ken,帮我"]
+)
+def test_no_basic_plane_character_outside_the_pre_check_starts_a_match(suffix):
+    outside = [chr(code) for code in range(0xD800) if chr(code) not in vocative._OPENERS]
+    assert not [char for char in outside if vocative._LEADING.match(char + suffix)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from("王工小李总经理您好在吗不，：, 帮我hi tom阿强?！各位@欧阳项目副")))
+def test_a_text_the_pattern_matches_passes_the_pre_check(text):
+    if vocative._LEADING.match(text):
+        assert text[:1] in vocative._OPENERS
+
+
+@pytest.mark.parametrize(
+    "pattern, expected",
+    [
+        ("abc|d", "ad"),
+        ("@?(?!x)[a-c]y", "@abc"),
+        ("(?:hi|hello)+ |你(?=好)", "h你"),
+        ("(?=q)x*y", "xy"),
+        ("\\bx", "x"),
+    ],
+)
+def test_first_characters_of_a_pattern(pattern, expected):
+    assert first_characters(re.compile(pattern)) == frozenset(expected)
+
+
+@pytest.mark.parametrize(
+    "pattern", ["a?", "x|", ".a", "[^a]b", r"\sa", "(?i)a", "(?i:a)b", r"[\x00-\U0010ffff]"]
+)
+def test_first_characters_is_none_when_it_cannot_be_told(pattern):
+    assert first_characters(re.compile(pattern)) is None
 
 
 def test_read_text_drops_the_vocative_only_when_asked():

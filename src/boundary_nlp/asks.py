@@ -39,6 +39,7 @@ _PLEASANTRIES = frozenset(
 # what _clean strips from both ends of an ask: whitespace (str.isspace, re's \s: the same
 # characters, all below U+3001) and these marks
 _EDGE = "".join(chr(code) for code in range(0x3001) if chr(code).isspace()) + "。．！？!?；;，,、：:…~～"
+_NOT_EDGE = re.compile(f"[^{re.escape(_EDGE)}]")
 
 
 def _connective_pattern() -> str:
@@ -150,14 +151,26 @@ def split_asks(message: str) -> list[str]:
     return _split(message, simplified, None)
 
 
+def _whole(message: str, split_on: str, simplify: Callable[[str], str] | None) -> list[str]:
+    """:func:`_split` of a message that is one piece (most messages): one ask, unless it has no
+    core at all.
+
+    A message whose split points all sit in the separators that end it ("改一下。", "好的！！")
+    is one piece too: the pieces after its first split point are separators only, so they have
+    no core and nothing to join, and the ask is the message stripped of its ends either way.
+    """
+    simplified = simplify(message) if simplify else split_on
+    return [_clean(message)] if _ONE_WORD.search(simplified) or _core(simplified) else []
+
+
 def _split(message: str, split_on: str, simplify: Callable[[str], str] | None) -> list[str]:
     """split_asks of ``message``, cut where ``split_on`` has split points. The pieces are
     simplified with ``simplify``, or (``None``) are the pieces of ``split_on``, its simplified
     text."""
-    ends = [match.end() for match in _SPLIT.finditer(split_on)]
-    if not ends:  # one piece (most messages): an ask unless it has no core at all
-        simplified = simplify(message) if simplify else split_on
-        return [_clean(message)] if _ONE_WORD.search(simplified) or _core(simplified) else []
+    first = _SPLIT.search(split_on)
+    if first is None or not _NOT_EDGE.search(split_on, first.end()):
+        return _whole(message, split_on, simplify)
+    ends = [first.end(), *[match.end() for match in _SPLIT.finditer(split_on, first.end())]]
     bounds = list(zip([0, *ends], [*ends, len(message)]))
     pieces = [message[start:end] for start, end in bounds]
     if simplify:

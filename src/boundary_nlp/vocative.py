@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import re
 
+from ._regex import first_characters
+
 # common single-character surnames, then compound ones
 _SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕"
@@ -243,6 +245,9 @@ _LEADING = re.compile(
     f"(?:{_SEPARATOR}|(?=@?{_ADDRESS}{_SEPARATOR}))"
     f"|{_RUN_ON}{_PARTICLE}(?=[\u4e00-\u9fff])"
 )
+# every character a _LEADING match can start with, read from the pattern (None: unreadable, no
+# pre-check): most texts start with none, and are settled without trying its alternatives
+_OPENERS = first_characters(_LEADING)
 _LETTER_OR_HAN = re.compile(r"[^\W\d_]")
 MAX_VOCATIVES = 4
 
@@ -253,6 +258,8 @@ def vocative_end(normalized: str) -> int:
     See the module docstring for what counts; the text after them keeps at least one letter or
     Chinese character, else 0.
     """
+    if _OPENERS is not None and normalized[:1] not in _OPENERS:
+        return 0
     end = 0
     for _ in range(MAX_VOCATIVES):
         match = _LEADING.match(normalized, end)
