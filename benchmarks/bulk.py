@@ -282,10 +282,16 @@ def render(results: dict, options: argparse.Namespace, speedups_built: bool) -> 
     command = "python benchmarks/bulk.py" + (f" --rows {options.rows}" if options.rows != 10_000_000 else "")
     if options.big != 1_000_000:
         command += f" --big {options.big}"
+    if options.count != 20_000:
+        command += f" --count {options.count}"
+    if options.repeats != 3:
+        command += f" --repeats {options.repeats}"
+    if options.output:
+        command += f" --output {Path(options.output).name}"
     lines = [
         "## Bulk scoring (issue 17)",
         "",
-        f"Written by `{command} --output BENCHMARKS.md` on {time.strftime('%Y-%m-%d')}: "
+        f"Measured by `{command}` on {time.strftime('%Y-%m-%d')}: "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, C module "
         f"{'built' if speedups_built else 'NOT built (pure Python)'}. Each row is a fresh process; "
         "messages are train+dev+test texts cycled with small variations. The naive stack is "
