@@ -16,8 +16,9 @@ row's ``multi_ask``. Then, in order:
    the same number of rows of each label.
 
 Existing rows keep their splits. The corpus files are rewritten atomically; the row types
-go to ``datasets/inventory/row_types.csv`` and the slices' in-scope work types to
-``datasets/inventory/in_scope.csv``. A summary is printed.
+are added to ``datasets/inventory/row_types.csv`` and the slices' in-scope work types to
+``datasets/inventory/in_scope.csv`` (earlier rounds' entries are kept). Slice ids that are
+already corpus ids stop the merge (exit 2) before anything is written. A summary is printed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import argparse
 import csv
 import io
 import random
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -47,6 +49,11 @@ def csv_bytes(rows: list[dict], columns: list[str]) -> bytes:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue().encode("utf-8")
+
+
+def read_existing(path: Path) -> dict[str, dict]:
+    """An inventory file's rows by id (empty when the file does not exist yet): a round adds to it."""
+    return {row["id"]: row for row in read_csv(path)} if path.is_file() else {}
 
 
 def apply_review(rows: list[dict], review: list[dict], stats: Counter) -> list[dict]:
@@ -112,6 +119,15 @@ def main(argv: list[str] | None = None) -> int:
         if inventory_path.is_file():
             inventory += read_csv(inventory_path)
 
+    corpus_ids = {r["id"] for split in SPLITS for r in corpus[split]}
+    clashes = sorted(r["id"] for r in new_rows if r["id"] in corpus_ids)
+    if clashes:
+        print(
+            f"error: {len(clashes)} slice ids are already corpus ids (first {clashes[0]}): "
+            "give the slice an unused letter",
+            file=sys.stderr,
+        )
+        return 2
     seen = {normalize(r["text"]) for split in SPLITS for r in corpus[split]}
     unique = []
     for row in new_rows:
@@ -151,10 +167,14 @@ def main(argv: list[str] | None = None) -> int:
         write_bytes(args.corpus / f"{split}.csv", csv_bytes(merged, COLUMNS))
 
     kept_ids = {r["id"] for split in SPLITS for r in parts[split]}
-    types = [{"id": r["id"], "type": r["type"]} for r in unique if r["id"] in kept_ids]
     folder = args.corpus / "inventory"
-    write_bytes(folder / "row_types.csv", csv_bytes(sorted(types, key=lambda r: r["id"]), ["id", "type"]))
-    write_bytes(folder / "in_scope.csv", csv_bytes(inventory, ["id", "domain", "work type"]))
+    types = read_existing(folder / "row_types.csv")
+    types.update({r["id"]: {"id": r["id"], "type": r["type"]} for r in unique if r["id"] in kept_ids})
+    work_types = read_existing(folder / "in_scope.csv")
+    work_types.update({r["id"]: r for r in inventory})
+    ordered = sorted(types.values(), key=lambda r: r["id"])
+    write_bytes(folder / "row_types.csv", csv_bytes(ordered, ["id", "type"]))
+    write_bytes(folder / "in_scope.csv", csv_bytes(list(work_types.values()), ["id", "domain", "work type"]))
     for key in sorted(stats):
         print(f"{key}: {stats[key]}")
     print("labels of kept new rows:", dict(Counter(r["label"] for r in unique if r["id"] in kept_ids)))
