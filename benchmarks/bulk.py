@@ -173,8 +173,14 @@ def worker_file(args: dict) -> dict:
     summary = predict_file(model, str(source), str(folder / "scored.csv"))
     seconds = time.perf_counter() - start
     size = (folder / "scored.csv").stat().st_size
-    return {"seconds": seconds, "summary": summary, "rows": args["rows"], "rss_before_mib": rss_before,
-            "output_mib": size / 2**20, **peak_mib()}
+    return {
+        "seconds": seconds,
+        "summary": summary,
+        "rows": args["rows"],
+        "rss_before_mib": rss_before,
+        "output_mib": size / 2**20,
+        **peak_mib(),
+    }
 
 
 WORKERS = {
@@ -327,10 +333,14 @@ def render(results: dict, options: argparse.Namespace, speedups_built: bool) -> 
         f"| file scoring: process peak (MiB) | {file['ru_maxrss_mib']:,.0f} | | <= 400 MiB: "
         f"**{'met' if file['ru_maxrss_mib'] <= 400 else 'not met'}** |",
         "",
-        "Raw runs (seconds): naive " + ", ".join(f"{s:.3f}" for s in results["naive"]["seconds"])
-        + "; predict " + ", ".join(f"{s:.3f}" for s in results["predict"]["seconds"])
-        + "; n_threads=1 " + ", ".join(f"{s:.3f}" for s in results["predict_1"]["seconds"])
-        + "; n_threads=2 " + ", ".join(f"{s:.3f}" for s in results["predict_2"]["seconds"])
+        "Raw runs (seconds): naive "
+        + ", ".join(f"{s:.3f}" for s in results["naive"]["seconds"])
+        + "; predict "
+        + ", ".join(f"{s:.3f}" for s in results["predict"]["seconds"])
+        + "; n_threads=1 "
+        + ", ".join(f"{s:.3f}" for s in results["predict_1"]["seconds"])
+        + "; n_threads=2 "
+        + ", ".join(f"{s:.3f}" for s in results["predict_2"]["seconds"])
         + f"; predict_proba on {memory['count']:,}: {memory['seconds']:.1f}. "
         f"Latency p50 per pass (ms): {', '.join(f'{v:.3f}' for v in latency['p50_ms'])}. "
         f"File scoring: {file['summary']}.",

@@ -189,15 +189,24 @@ def machine_info() -> dict[str, Any]:
         from threadpoolctl import threadpool_info
 
         infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-        blas = "; ".join(
-            f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
-            f"{i.get('num_threads')} threads)"
-            for i in infos
-        ) or "none found"
+        blas = (
+            "; ".join(
+                f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
+                f"{i.get('num_threads')} threads)"
+                for i in infos
+            )
+            or "none found"
+        )
     except ImportError:
         pass
-    env_keys = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                "MKL_NUM_THREADS", "PYTHONDONTWRITEBYTECODE")
+    env_keys = (
+        "OPENBLAS_CORETYPE",
+        "OPENBLAS_L2_SIZE",
+        "OPENBLAS_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "PYTHONDONTWRITEBYTECODE",
+    )
     import boundary_nlp
 
     return {
@@ -268,8 +277,12 @@ def read_reference_figures(readme: Path) -> dict[str, dict[str, str]]:
         if len(cells) != 4 or not re.match(r"^[\d.]+$", cells[1]):
             continue
         key = "waimai" if cells[0].lower().startswith("waimai") else "thucnews"
-        figures[key] = {"protocol": cells[0], "word_svc": cells[1], "char_svc": cells[2],
-                        "fasttext": cells[3]}
+        figures[key] = {
+            "protocol": cells[0],
+            "word_svc": cells[1],
+            "char_svc": cells[2],
+            "fasttext": cells[3],
+        }
     return figures
 
 
@@ -297,8 +310,12 @@ def build_naive() -> Any:
 
     features = FeatureUnion(
         [
-            ("word", TfidfVectorizer(tokenizer=harness_module().jieba_lcut, token_pattern=None,
-                                     ngram_range=(1, 2))),
+            (
+                "word",
+                TfidfVectorizer(
+                    tokenizer=harness_module().jieba_lcut, token_pattern=None, ngram_range=(1, 2)
+                ),
+            ),
             ("char", TfidfVectorizer(analyzer="char", ngram_range=(1, 3))),
         ]
     )
@@ -390,8 +407,13 @@ def latency(function: Any, messages: list[Any], batches: int) -> dict[str, Any]:
                 times[i] = time.perf_counter_ns() - start
             p50s.append(float(np.percentile(times, 50)) / 1e6)
             p99s.append(float(np.percentile(times, 99)) / 1e6)
-    return {"p50_ms": median(p50s), "p99_ms": median(p99s), "p50_runs": p50s, "p99_runs": p99s,
-            "other_cores": other.cores}
+    return {
+        "p50_ms": median(p50s),
+        "p99_ms": median(p99s),
+        "p50_runs": p50s,
+        "p99_runs": p99s,
+        "other_cores": other.cores,
+    }
 
 
 @contextlib.contextmanager
@@ -418,9 +440,7 @@ def throughput(function: Any, texts: list[str], runs: int) -> tuple[dict[str, An
 
 
 COLD_BOUNDARY = (
-    "from boundary_nlp import load_model\n"
-    "model = load_model()\n"
-    "model.predict_proba([{probe!r}])\n"
+    "from boundary_nlp import load_model\nmodel = load_model()\nmodel.predict_proba([{probe!r}])\n"
 )
 COLD_CODE = {
     "interpreter": "pass",
@@ -488,8 +508,10 @@ def cli_command() -> tuple[list[str], str]:
     script = Path(sys.executable).with_name("boundary-nlp")
     if script.is_file():
         return [str(script), "predict", PROBE], f"{script.name} predict {PROBE}"
-    return ([sys.executable, "-m", "boundary_nlp.cli", "predict", PROBE],
-            f"python -m boundary_nlp.cli predict {PROBE}")
+    return (
+        [sys.executable, "-m", "boundary_nlp.cli", "predict", PROBE],
+        f"python -m boundary_nlp.cli predict {PROBE}",
+    )
 
 
 def cold_starts(commands: dict[str, list[str]], runs: int, env: dict[str, str]) -> tuple[dict, float]:
@@ -503,8 +525,10 @@ def cold_starts(commands: dict[str, list[str]], runs: int, env: dict[str, str]) 
         for round_number in range(runs):
             for name, argv in commands.items():
                 times[name].append(run_child(argv, env)[0])
-            log(f"  round {round_number + 1}/{runs}: "
-                + ", ".join(f"{n} {t[-1]:.2f}s" for n, t in times.items()))
+            log(
+                f"  round {round_number + 1}/{runs}: "
+                + ", ".join(f"{n} {t[-1]:.2f}s" for n, t in times.items())
+            )
     return times, other.cores
 
 
@@ -578,13 +602,20 @@ def fit_selection(
 
     path = write_training_csv(texts, labels, work / "selection-train.csv")
     start = time.perf_counter()
-    result = train(path, None, None, folds=selection["folds"], repeats=selection["repeats"],
-                   n_jobs=selection["n_jobs"])
+    result = train(
+        path, None, None, folds=selection["folds"], repeats=selection["repeats"], n_jobs=selection["n_jobs"]
+    )
     seconds = time.perf_counter() - start
     path.unlink()
-    return {"model": result.model, "params": plain_params(result.params), "seconds": seconds,
-            "search": [{"params": plain_params(row["params"]), "mean": row["mean"], "se": row["se"]}
-                       for row in result.search]}
+    return {
+        "model": result.model,
+        "params": plain_params(result.params),
+        "seconds": seconds,
+        "search": [
+            {"params": plain_params(row["params"]), "mean": row["mean"], "se": row["se"]}
+            for row in result.search
+        ],
+    }
 
 
 def plain_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -602,8 +633,12 @@ def classifier_params(chosen: dict[str, Any]) -> dict[str, Any]:
 
 
 def score_public_split(
-    train_texts: list[str], train_labels: list[str], test_texts: list[str], test_labels: list[str],
-    work: Path, selection: dict[str, Any],
+    train_texts: list[str],
+    train_labels: list[str],
+    test_texts: list[str],
+    test_labels: list[str],
+    work: Path,
+    selection: dict[str, Any],
 ) -> dict[str, Any]:
     """Accuracy on one (train, test) split of: ``BoundaryClassifier()``, ``train()``'s own
     selection, and the reference pipeline, each fitted on the training part only."""
@@ -624,29 +659,41 @@ def score_public_split(
     reference_accuracy = float(np.mean(reference.predict(test_texts) == gold))
     reference_seconds = time.perf_counter() - start
     return {
-        "train": len(train_texts), "test": len(test_texts),
-        "default": default_accuracy, "default_seconds": default_seconds,
-        "selection": selection_accuracy, "selection_seconds": chosen["seconds"],
-        "selection_params": chosen["params"], "selection_search": chosen["search"],
-        "reference": reference_accuracy, "reference_seconds": reference_seconds,
+        "train": len(train_texts),
+        "test": len(test_texts),
+        "default": default_accuracy,
+        "default_seconds": default_seconds,
+        "selection": selection_accuracy,
+        "selection_seconds": chosen["seconds"],
+        "selection_params": chosen["params"],
+        "selection_search": chosen["search"],
+        "reference": reference_accuracy,
+        "reference_seconds": reference_seconds,
     }
 
 
 def log_split(name: str, split: dict[str, Any]) -> None:
-    log(f"  {name}: train() {split['selection']:.4f} ({split['selection_seconds']:.0f} s, chose "
+    log(
+        f"  {name}: train() {split['selection']:.4f} ({split['selection_seconds']:.0f} s, chose "
         f"{split['selection_params']}); BoundaryClassifier() {split['default']:.4f}; "
-        f"char 1-3 + LinearSVC {split['reference']:.4f}")
+        f"char 1-3 + LinearSVC {split['reference']:.4f}"
+    )
 
 
 def public_benchmarks(
-    external: Path, subsample: int | None, work: Path, selection: dict[str, Any],
+    external: Path,
+    subsample: int | None,
+    work: Path,
+    selection: dict[str, Any],
     datasets: tuple[str, ...] = ("waimai", "thucnews"),
 ) -> dict[str, Any]:
     from sklearn.model_selection import train_test_split
 
     start = time.perf_counter()
-    results: dict[str, Any] = {"references": read_reference_figures(external / "README.md"),
-                               "selection_settings": dict(selection)}
+    results: dict[str, Any] = {
+        "references": read_reference_figures(external / "README.md"),
+        "selection_settings": dict(selection),
+    }
     waimai_path = external / "waimai_10k.csv"
     if "waimai" in datasets and waimai_path.is_file():
         x, y = load_waimai(waimai_path)
@@ -656,8 +703,16 @@ def public_benchmarks(
         log(f"waimai_10k: {len(x)} of {rows} rows, stratified 5-fold CV")
         folds = []
         for number, (train_index, test_index) in enumerate(waimai_folds(x, y), start=1):
-            folds.append(score_public_split(list(x[train_index]), list(y[train_index]),
-                                            list(x[test_index]), list(y[test_index]), work, selection))
+            folds.append(
+                score_public_split(
+                    list(x[train_index]),
+                    list(y[train_index]),
+                    list(x[test_index]),
+                    list(y[test_index]),
+                    work,
+                    selection,
+                )
+            )
             log_split(f"fold {number}", folds[-1])
         results["waimai"] = {"rows": len(x), "rows_total": rows, "folds": folds}
     thuc = external / "thucnews_titles"
@@ -667,9 +722,11 @@ def public_benchmarks(
         sizes = (len(train_texts), len(test_texts))
         if subsample and subsample < len(train_texts):
             train_texts, _, train_labels, _ = train_test_split(
-                train_texts, train_labels, train_size=subsample, stratify=train_labels, random_state=0)
+                train_texts, train_labels, train_size=subsample, stratify=train_labels, random_state=0
+            )
             test_texts, _, test_labels, _ = train_test_split(
-                test_texts, test_labels, train_size=subsample, stratify=test_labels, random_state=0)
+                test_texts, test_labels, train_size=subsample, stratify=test_labels, random_state=0
+            )
         log(f"THUCNews titles: train {len(train_texts)} (dev.txt), test {len(test_texts)} (test.txt)")
         split = score_public_split(train_texts, train_labels, test_texts, test_labels, work, selection)
         log_split("dev.txt -> test.txt", split)
@@ -696,7 +753,9 @@ def public_summary(public: dict[str, Any]) -> dict[str, Any]:
             **means,
             "sd": {key: float(np.std([f[key] for f in folds])) for key in keys},
             "margin": 100 * (means["selection"] - means["reference"]),
-            "won": sum(m > 0 for m in margins), "tied": sum(m == 0 for m in margins), "splits": len(folds),
+            "won": sum(m > 0 for m in margins),
+            "tied": sum(m == 0 for m in margins),
+            "splits": len(folds),
             "seconds": sum(f["selection_seconds"] for f in folds),
         }
     if len(summary) == 2:
@@ -706,7 +765,8 @@ def public_summary(public: dict[str, Any]) -> dict[str, Any]:
         summary["target_met"] = within and above
         summary["target_detail"] = (
             f"within {SELECTION_TOLERANCE} points on both: {'yes' if within else 'no'}; "
-            f"above on at least one: {'yes' if above else 'no'}")
+            f"above on at least one: {'yes' if above else 'no'}"
+        )
     return summary
 
 
@@ -778,24 +838,32 @@ def measure(
         "shipped": quality(test_labels, list(shipped.predict(test_texts))),
     }
     results["training"] = {
-        "boundary": boundary_fit, "naive": naive_fit, "fasttext": fasttext_fit,
+        "boundary": boundary_fit,
+        "naive": naive_fit,
+        "fasttext": fasttext_fit,
         "naive_warnings": naive_warnings,
     }
     results["size_mb"] = {
-        "boundary": file_mb(Path(boundary_path)), "shipped": file_mb(Path(shipped.path)),
-        "naive": file_mb(naive_path), "fasttext": file_mb(fasttext_path),
+        "boundary": file_mb(Path(boundary_path)),
+        "shipped": file_mb(Path(shipped.path)),
+        "naive": file_mb(naive_path),
+        "fasttext": file_mb(fasttext_path),
     }
     for name, figures in results["quality"].items():
-        log(f"  {name}: macro-F1 {figures['macro_f1']:.4f}, prohibited recall "
-            f"{figures['prohibited_recall']:.4f}")
+        log(
+            f"  {name}: macro-F1 {figures['macro_f1']:.4f}, prohibited recall "
+            f"{figures['prohibited_recall']:.4f}"
+        )
 
     # -- parity ---------------------------------------------------------------------------
     # the shipped file holds the predictor only; its scikit-learn reference is the pipeline
     # of the BoundaryClassifier fitted above, compared on whole messages (rule 2 off: the
     # pipeline knows nothing of asks) and without the decision's label weights (applied after
     # the probabilities, which are what the two engines share)
-    log(f"parity: the predictor vs the scikit-learn pipeline of the fitted BoundaryClassifier, "
-        f"{len(corpus)} corpus texts")
+    log(
+        f"parity: the predictor vs the scikit-learn pipeline of the fitted BoundaryClassifier, "
+        f"{len(corpus)} corpus texts"
+    )
     from boundary_nlp.inputs import truncate
 
     reference = boundary.pipeline_.predict_proba([truncate(t, boundary.max_chars)[0] for t in corpus])
@@ -842,8 +910,10 @@ def measure(
         "fasttext": latency(lambda t: fasttext_model.predict(fasttext_line(t), k=-1), messages, batches),
     }
     for name, figures in results["latency"].items():
-        log(f"  {name}: p50 {figures['p50_ms']:.3f} ms, p99 {figures['p99_ms']:.3f} ms "
-            f"(other processes: {figures['other_cores']:.2f} cores)")
+        log(
+            f"  {name}: p50 {figures['p50_ms']:.3f} ms, p99 {figures['p99_ms']:.3f} ms "
+            f"(other processes: {figures['other_cores']:.2f} cores)"
+        )
 
     # -- bulk throughput ------------------------------------------------------------------
     count = settings["bulk_messages"]
@@ -857,7 +927,8 @@ def measure(
         # workers build on first use is built again in every call's fresh forks
         fresh = load_model()
         bulk_results["boundary_parallel_fresh"], _ = throughput(
-            lambda texts: fresh.predict_proba(texts, n_jobs=-1), bulk, runs)
+            lambda texts: fresh.predict_proba(texts, n_jobs=-1), bulk, runs
+        )
         del fresh
     single, single_out = throughput(shipped.predict_proba, bulk, runs)
     bulk_results["boundary_single"] = single
@@ -868,18 +939,25 @@ def measure(
         bulk_results["boundary_parallel"] = parallel
     bulk_results["naive"], _ = throughput(naive.predict_proba, bulk, runs)
     bulk_results["fasttext"], _ = throughput(
-        lambda texts: fasttext_model.predict([fasttext_line(t) for t in texts], k=-1), bulk, runs)
+        lambda texts: fasttext_model.predict([fasttext_line(t) for t in texts], k=-1), bulk, runs
+    )
     results["throughput"] = bulk_results
     for name, figures in bulk_results.items():
         if isinstance(figures, dict):
-            log(f"  {name}: {figures['rate']:.0f} messages/s "
-                f"(other processes: {figures['other_cores']:.2f} cores)")
+            log(
+                f"  {name}: {figures['rate']:.0f} messages/s "
+                f"(other processes: {figures['other_cores']:.2f} cores)"
+            )
 
     # -- subprocesses: cold starts and peak memory ----------------------------------------
     pycache = work / "pycache"
     env = child_env(pycache)
-    values = {"probe": PROBE, "bench": str(BENCH_DIR), "naive_path": str(naive_path),
-              "fasttext_path": str(fasttext_path)}
+    values = {
+        "probe": PROBE,
+        "bench": str(BENCH_DIR),
+        "naive_path": str(naive_path),
+        "fasttext_path": str(fasttext_path),
+    }
     cli_argv, cli_text = cli_command()
     commands = {name: python_child(code.format(**values)) for name, code in COLD_CODE.items()}
     commands["cli"] = cli_argv
@@ -898,9 +976,12 @@ def measure(
         log(f"  {name}: {memory[name][0]:.0f} MiB (VmHWM {memory[name][2]:.0f} MiB)")
     if has_n_jobs:
         memory["boundary_parallel"] = peak_memory(
-            MEMORY_CODE["boundary"].format(extra=", n_jobs=-1", **values), texts_file, env)
-        log(f"  boundary n_jobs=-1: {memory['boundary_parallel'][0]:.0f} MiB, "
-            f"largest worker {memory['boundary_parallel'][1]:.0f} MiB")
+            MEMORY_CODE["boundary"].format(extra=", n_jobs=-1", **values), texts_file, env
+        )
+        log(
+            f"  boundary n_jobs=-1: {memory['boundary_parallel'][0]:.0f} MiB, "
+            f"largest worker {memory['boundary_parallel'][1]:.0f} MiB"
+        )
     results["memory_mib"] = memory
 
     # -- public datasets ------------------------------------------------------------------
@@ -921,14 +1002,22 @@ def verdict(ok: bool) -> str:
 
 def render(results: dict[str, Any], quick: bool, command: str, started: str, seconds: float) -> str:
     s = results["settings"]
-    q, cold, lat, bulk, mem = (results["quality"], results["cold"], results["latency"],
-                               results["throughput"], results["memory_mib"])
+    q, cold, lat, bulk, mem = (
+        results["quality"],
+        results["cold"],
+        results["latency"],
+        results["throughput"],
+        results["memory_mib"],
+    )
     size, fit = results["size_mb"], results["training"]
     cm = {name: median(times) for name, times in cold.items()}
     lines = ["# Benchmarks", ""]
     if quick:
-        lines += ["> **Quick smoke run (`--quick`)**: fewer repeats and subsampled public datasets. "
-                  "These figures are not the reference ones; run without `--quick` for those.", ""]
+        lines += [
+            "> **Quick smoke run (`--quick`)**: fewer repeats and subsampled public datasets. "
+            "These figures are not the reference ones; run without `--quick` for those.",
+            "",
+        ]
     lines += [
         "Generated by `benchmarks/run.py`; do not edit by hand. Every figure below was measured in "
         "the run that wrote this file, except the public datasets' reference accuracies, which are "
@@ -965,8 +1054,10 @@ def render(results: dict[str, Any], quick: bool, command: str, started: str, sec
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for key, name in (("boundary", "boundary-nlp"), ("naive", "naive"), ("fasttext", "fastText")):
-        lines.append(f"| {name} | {q[key]['macro_f1']:.4f} | {q[key]['prohibited_recall']:.4f} | "
-                     f"{q[key]['accuracy']:.4f} | {fit[key]:.1f} s | {size[key]:.1f} MB |")
+        lines.append(
+            f"| {name} | {q[key]['macro_f1']:.4f} | {q[key]['prohibited_recall']:.4f} | "
+            f"{q[key]['accuracy']:.4f} | {fit[key]:.1f} s | {size[key]:.1f} MB |"
+        )
     lines += [
         f"| shipped model (train+dev, separate line) | {q['shipped']['macro_f1']:.4f} | "
         f"{q['shipped']['prohibited_recall']:.4f} | {q['shipped']['accuracy']:.4f} | - | "
@@ -986,7 +1077,7 @@ def render(results: dict[str, Any], quick: bool, command: str, started: str, sec
         f"| cold start: fresh process, `load_model()` (shipped model) + predict 1 message (s) | "
         f"{cm['boundary']:.2f} | {cm['naive']:.2f} | {cm['fasttext']:.2f} | "
         f"{ratio(cm['boundary'], cm['naive'])} | |",
-        f"| naive \"bare start\": import jieba + `jieba.initialize()` + joblib + scikit-learn's pipeline, "
+        f'| naive "bare start": import jieba + `jieba.initialize()` + joblib + scikit-learn\'s pipeline, '
         f"text and linear modules (s) | | {cm['naive_bare']:.2f} | | "
         f"{ratio(cm['boundary'], cm['naive_bare'])} | boundary cold start <= {COLD_TARGET}x bare start: "
         f"{verdict(cold_target)} |",
@@ -1010,7 +1101,8 @@ def render(results: dict[str, Any], quick: bool, command: str, started: str, sec
         lines.append(
             f"| warm latency p50 / p99 without the C module (pure Python, as with "
             f"`BOUNDARY_NLP_PURE_PYTHON=1`) (ms) | {pure['p50_ms']:.3f} / {pure['p99_ms']:.3f} | | | "
-            f"{ratio(pure['p50_ms'], lat['naive']['p50_ms'])} | |")
+            f"{ratio(pure['p50_ms'], lat['naive']['p50_ms'])} | |"
+        )
     single = bulk["boundary_single"]["rate"]
     naive_rate = bulk["naive"]["rate"]
     if bulk["has_n_jobs"]:
@@ -1021,27 +1113,34 @@ def render(results: dict[str, Any], quick: bool, command: str, started: str, sec
             f"{bulk['boundary_parallel']['other_cores']:.1f} of {os.cpu_count()} cores busy meanwhile) | "
             f"{best:,.0f} | "
             f"{naive_rate:,.0f} | {bulk['fasttext']['rate']:,.0f} | {ratio(best, naive_rate)} | >= 5x naive: "
-            f"{verdict(best >= 5 * naive_rate)} |")
+            f"{verdict(best >= 5 * naive_rate)} |"
+        )
         fresh = bulk["boundary_parallel_fresh"]["rate"]
         lines.append(
             f"| throughput, `n_jobs=-1` on a freshly loaded model that is only ever called with "
             f"`n_jobs=-1` (messages/s) | {fresh:,.0f} | | | {ratio(fresh, naive_rate)} | >= 5x naive: "
-            f"{verdict(fresh >= 5 * naive_rate)} |")
-        lines.append(f"| throughput, single process (messages/s) | {single:,.0f} | | | "
-                     f"{ratio(single, naive_rate)} | |")
+            f"{verdict(fresh >= 5 * naive_rate)} |"
+        )
+        lines.append(
+            f"| throughput, single process (messages/s) | {single:,.0f} | | | {ratio(single, naive_rate)} | |"
+        )
     else:
         best, best_name = single, "single process"
         lines.append(
             f"| throughput, single process (messages/s; this `predict_proba` has no `n_jobs`) | "
             f"{single:,.0f} | {naive_rate:,.0f} | {bulk['fasttext']['rate']:,.0f} | "
-            f"{ratio(single, naive_rate)} | >= 5x naive: {verdict(single >= 5 * naive_rate)} |")
+            f"{ratio(single, naive_rate)} | >= 5x naive: {verdict(single >= 5 * naive_rate)} |"
+        )
     lines.append(
         f"| peak memory, fresh process: load + predict {s['bulk_messages']:,} messages (MiB) | "
         f"{mem['boundary'][0]:.0f} | {mem['naive'][0]:.0f} | {mem['fasttext'][0]:.0f} | "
-        f"{ratio(mem['boundary'][0], mem['naive'][0])} | |")
+        f"{ratio(mem['boundary'][0], mem['naive'][0])} | |"
+    )
     if "boundary_parallel" in mem:
-        lines.append(f"| peak memory with `n_jobs=-1`: parent / largest forked worker (MiB) | "
-                     f"{mem['boundary_parallel'][0]:.0f} / {mem['boundary_parallel'][1]:.0f} | | | | |")
+        lines.append(
+            f"| peak memory with `n_jobs=-1`: parent / largest forked worker (MiB) | "
+            f"{mem['boundary_parallel'][0]:.0f} / {mem['boundary_parallel'][1]:.0f} | | | | |"
+        )
     lines += [
         f"| model on disk (MB; boundary: shipped model, {size['boundary']:.1f} MB for the train-only "
         f"fit) | {size['shipped']:.1f} | {size['naive']:.1f} | {size['fasttext']:.1f} | "
@@ -1082,11 +1181,15 @@ def render(results: dict[str, Any], quick: bool, command: str, started: str, sec
             f" With the label weights {parity['weights']} (the predictor as used) against the pipeline's "
             f"probabilities times the weights, renormalized: {parity['weighted_same_labels']:,} / {n:,} "
             f"identical labels, max abs difference {parity['weighted_max_abs_diff']:.2e}."
-            if parity.get("weights") else ""
-        ))
+            if parity.get("weights")
+            else ""
+        )
+    )
     if bulk["has_n_jobs"]:
-        lines.append(f"`n_jobs=-1` vs single process on the {s['bulk_messages']:,} messages: max abs "
-                     f"difference {bulk['boundary_parallel']['max_abs_diff_vs_single']:.2e}.")
+        lines.append(
+            f"`n_jobs=-1` vs single process on the {s['bulk_messages']:,} messages: max abs "
+            f"difference {bulk['boundary_parallel']['max_abs_diff_vs_single']:.2e}."
+        )
     lines += ["", "## Public datasets", ""]
     lines += render_public(results["public"], quick)
     lines += ["", "## Machine", ""]
@@ -1095,25 +1198,32 @@ def render(results: dict[str, Any], quick: bool, command: str, started: str, sec
     for key, value in results["checkout"].items():
         lines.append(f"- {key}: {value}")
     lines += ["", "## Raw runs", ""]
-    lines.append("Other processes' average load while each measurement ran, in cores (of "
-                 f"{os.cpu_count()}): cold starts {results['cold_other_cores']:.2f}; latency "
-                 + ", ".join(f"`{n}` {f['other_cores']:.2f}" for n, f in lat.items()) + "; throughput "
-                 + ", ".join(f"`{n}` {f['other_cores']:.2f}" for n, f in bulk.items() if isinstance(f, dict))
-                 + ".")
+    lines.append(
+        "Other processes' average load while each measurement ran, in cores (of "
+        f"{os.cpu_count()}): cold starts {results['cold_other_cores']:.2f}; latency "
+        + ", ".join(f"`{n}` {f['other_cores']:.2f}" for n, f in lat.items())
+        + "; throughput "
+        + ", ".join(f"`{n}` {f['other_cores']:.2f}" for n, f in bulk.items() if isinstance(f, dict))
+        + "."
+    )
     lines.append("")
     for name, times in cold.items():
         lines.append(f"- cold `{name}` (s): " + ", ".join(f"{t:.3f}" for t in times))
     for name, figures in lat.items():
         pairs = zip(figures["p50_runs"], figures["p99_runs"], strict=True)
-        lines.append(f"- latency `{name}` p50 / p99 per pass (ms): "
-                     + ", ".join(f"{a:.3f}/{b:.3f}" for a, b in pairs))
+        lines.append(
+            f"- latency `{name}` p50 / p99 per pass (ms): " + ", ".join(f"{a:.3f}/{b:.3f}" for a, b in pairs)
+        )
     for name, figures in mem.items():
-        lines.append(f"- peak memory `{name}` (MiB): ru_maxrss {figures[0]:.1f}, largest child "
-                     f"{figures[1]:.1f}, VmHWM {figures[2]:.1f}")
+        lines.append(
+            f"- peak memory `{name}` (MiB): ru_maxrss {figures[0]:.1f}, largest child "
+            f"{figures[1]:.1f}, VmHWM {figures[2]:.1f}"
+        )
     for name, figures in bulk.items():
         if isinstance(figures, dict):
-            lines.append(f"- throughput `{name}` (messages/s): "
-                         + ", ".join(f"{r:,.0f}" for r in figures["runs"]))
+            lines.append(
+                f"- throughput `{name}` (messages/s): " + ", ".join(f"{r:,.0f}" for r in figures["runs"])
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -1143,9 +1253,12 @@ def render_cold(results: dict[str, Any]) -> list[str]:
             + (f"{', '.join(absent)} not imported" if absent else "")
             + f"; jieba {'imported' if imports.get('jieba') else 'not imported'}, numpy "
             f"{'imported' if imports.get('numpy') else 'not imported'}. "
-            + ("No scikit-learn or joblib on the serving path." if not (imports.get("sklearn") or
-                                                                        imports.get("joblib"))
-               else "The serving path still imports training-side modules."))
+            + (
+                "No scikit-learn or joblib on the serving path."
+                if not (imports.get("sklearn") or imports.get("joblib"))
+                else "The serving path still imports training-side modules."
+            )
+        )
     return lines
 
 
@@ -1163,7 +1276,7 @@ def render_public(public: dict[str, Any], quick: bool = False) -> list[str]:
         f"repeats={chosen.get('repeats')})` on a CSV of that training part only (it chooses among its "
         "candidates by repeated stratified group k-fold inside it, simplest within one standard error); "
         "**`BoundaryClassifier()`** is the library's defaults; the **reference** is char 1-3 TF-IDF + "
-        "LinearSVC (`TfidfVectorizer(analyzer=\"char\", ngram_range=(1, 3))` + `LinearSVC(random_state=0)` "
+        'LinearSVC (`TfidfVectorizer(analyzer="char", ngram_range=(1, 3))` + `LinearSVC(random_state=0)` '
         "on the raw text, scikit-learn defaults otherwise). Accuracy in %.",
         "",
         "| dataset | split (train / test rows) | `train()` | chosen by `train()` | `BoundaryClassifier()` "
@@ -1175,13 +1288,17 @@ def render_public(public: dict[str, Any], quick: bool = False) -> list[str]:
             continue
         folds = public[name]["folds"]
         for number, f in enumerate(folds, start=1):
-            split = (f"fold {number} ({f['train']:,} / {f['test']:,})" if name == "waimai"
-                     else f"dev.txt -> test.txt ({f['train']:,} / {f['test']:,})")
+            split = (
+                f"fold {number} ({f['train']:,} / {f['test']:,})"
+                if name == "waimai"
+                else f"dev.txt -> test.txt ({f['train']:,} / {f['test']:,})"
+            )
             lines.append(
                 f"| {title} | {split} | {100 * f['selection']:.2f} | "
                 f"{describe_params(f['selection_params'])} | "
                 f"{100 * f['default']:.2f} | {100 * f['reference']:.2f} | "
-                f"{100 * (f['selection'] - f['reference']):+.2f} | {f['selection_seconds']:.0f} s |")
+                f"{100 * (f['selection'] - f['reference']):+.2f} | {f['selection_seconds']:.0f} s |"
+            )
         if len(folds) > 1:
             m = summary[name]
             lines.append(
@@ -1189,26 +1306,36 @@ def render_public(public: dict[str, Any], quick: bool = False) -> list[str]:
                 f"({100 * m['sd']['selection']:.2f}) | "
                 f"| {100 * m['default']:.2f} ({100 * m['sd']['default']:.2f}) | "
                 f"{100 * m['reference']:.2f} ({100 * m['sd']['reference']:.2f}) | **{m['margin']:+.2f}** "
-                f"({m['won']} of {m['splits']} folds won) | {m['seconds']:.0f} s |")
+                f"({m['won']} of {m['splits']} folds won) | {m['seconds']:.0f} s |"
+            )
     lines.append("")
     if "target_met" in summary:
-        margins = "; ".join(f"{title} {summary[name]['margin']:+.2f} points" for name, title in
-                            (("waimai", "waimai_10k"), ("thucnews", "THUCNews titles")))
+        margins = "; ".join(
+            f"{title} {summary[name]['margin']:+.2f} points"
+            for name, title in (("waimai", "waimai_10k"), ("thucnews", "THUCNews titles"))
+        )
         lines.append(
             f"Target (issue 14 item 6: `train()` within {SELECTION_TOLERANCE} accuracy points of the "
             f"reference on both sets and above it on at least one): {margins}; {summary['target_detail']}: "
             f"{verdict(summary['target_met'])}."
-            + (" (A `--quick` run on subsets: not the reference figures.)" if quick else ""))
+            + (" (A `--quick` run on subsets: not the reference figures.)" if quick else "")
+        )
     else:
         lines.append("Target (issue 14 item 6) not judged: it needs both public datasets in the run.")
-    copied = [f"{title}: char 1-3 + LinearSVC {refs[name]['char_svc']}, word 1-2 + LinearSVC "
-              f"{refs[name]['word_svc']}, fastText words / chars {refs[name]['fasttext']}"
-              for name, title in (("waimai", "waimai_10k 5-fold CV"), ("thucnews", "THUCNews titles"))
-              if name in refs]
+    copied = [
+        f"{title}: char 1-3 + LinearSVC {refs[name]['char_svc']}, word 1-2 + LinearSVC "
+        f"{refs[name]['word_svc']}, fastText words / chars {refs[name]['fasttext']}"
+        for name, title in (("waimai", "waimai_10k 5-fold CV"), ("thucnews", "THUCNews titles"))
+        if name in refs
+    ]
     if copied:
-        lines += ["", "For comparison, the figures in `shared/external/README.md` (measured elsewhere with "
-                  "jieba 0.42.1 and scikit-learn 1.9.1 on a 2-core machine, not in this run): "
-                  + "; ".join(copied) + "."]
+        lines += [
+            "",
+            "For comparison, the figures in `shared/external/README.md` (measured elsewhere with "
+            "jieba 0.42.1 and scikit-learn 1.9.1 on a 2-core machine, not in this run): "
+            + "; ".join(copied)
+            + ".",
+        ]
     lines += ["", f"The public part took {public.get('seconds', 0) / 60:.1f} min (every fit above included)."]
     return lines
 
@@ -1262,11 +1389,16 @@ def write_text(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def render_public_only(results: dict[str, Any], quick: bool, command: str, started: str,
-                       seconds: float) -> str:
-    lines = ["# Benchmarks: public datasets only", "",
-             f"Generated by `{command}` on {started} ({seconds / 60:.1f} min); the other sections of "
-             "BENCHMARKS.md were not measured in this run.", ""]
+def render_public_only(
+    results: dict[str, Any], quick: bool, command: str, started: str, seconds: float
+) -> str:
+    lines = [
+        "# Benchmarks: public datasets only",
+        "",
+        f"Generated by `{command}` on {started} ({seconds / 60:.1f} min); the other sections of "
+        "BENCHMARKS.md were not measured in this run.",
+        "",
+    ]
     lines += render_public(results["public"], quick)
     lines += ["", "## Machine", ""]
     lines += [f"- {key}: {value}" for key, value in results["machine"].items()]
@@ -1280,24 +1412,45 @@ def main(argv: list[str] | None = None) -> int:
     from boundary_nlp.training import DEFAULT_FOLDS, DEFAULT_REPEATS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: fewer repeats, 1,500-row public subsets; "
-                             "writes no file unless --output is given")
-    parser.add_argument("--only", choices=("all", "public"), default="all",
-                        help="'public': only the public datasets (train() vs the reference); prints "
-                             "its report and writes a file only with --output")
-    parser.add_argument("--datasets", default="waimai,thucnews",
-                        help="public datasets to run, comma-separated (default: waimai,thucnews)")
-    parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
-                        help=f"train()'s cross-validation folds on the public sets (default {DEFAULT_FOLDS})")
-    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS,
-                        help=f"train()'s cross-validation repeats (default {DEFAULT_REPEATS})")
-    parser.add_argument("--n-jobs", type=int, default=-1,
-                        help="train()'s worker processes (default -1: every core)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: fewer repeats, 1,500-row public subsets; writes no file unless --output is given",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("all", "public"),
+        default="all",
+        help="'public': only the public datasets (train() vs the reference); prints "
+        "its report and writes a file only with --output",
+    )
+    parser.add_argument(
+        "--datasets",
+        default="waimai,thucnews",
+        help="public datasets to run, comma-separated (default: waimai,thucnews)",
+    )
+    parser.add_argument(
+        "--folds",
+        type=int,
+        default=DEFAULT_FOLDS,
+        help=f"train()'s cross-validation folds on the public sets (default {DEFAULT_FOLDS})",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=DEFAULT_REPEATS,
+        help=f"train()'s cross-validation repeats (default {DEFAULT_REPEATS})",
+    )
+    parser.add_argument(
+        "--n-jobs", type=int, default=-1, help="train()'s worker processes (default -1: every core)"
+    )
     parser.add_argument("--output", help="report path (default: BENCHMARKS.md at the repository root)")
     parser.add_argument("--json", help="also write the raw results as JSON to this path")
-    parser.add_argument("--external", default=str(DEFAULT_EXTERNAL),
-                        help=f"folder of the public datasets (default: {DEFAULT_EXTERNAL})")
+    parser.add_argument(
+        "--external",
+        default=str(DEFAULT_EXTERNAL),
+        help=f"folder of the public datasets (default: {DEFAULT_EXTERNAL})",
+    )
     args = parser.parse_args(argv)
     datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())
     unknown = set(datasets) - {"waimai", "thucnews"}
@@ -1305,11 +1458,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown datasets: {', '.join(sorted(unknown))} (known: waimai, thucnews)")
     settings = dict(QUICK if args.quick else FULL)
     selection = {"folds": args.folds, "repeats": args.repeats, "n_jobs": args.n_jobs}
-    options = [opt for opt, given in (("--quick", args.quick), (f"--only {args.only}", args.only != "all"),
-                                      (f"--datasets {args.datasets}", datasets != ("waimai", "thucnews")),
-                                      (f"--folds {args.folds}", args.folds != DEFAULT_FOLDS),
-                                      (f"--repeats {args.repeats}", args.repeats != DEFAULT_REPEATS))
-               if given]
+    options = [
+        opt
+        for opt, given in (
+            ("--quick", args.quick),
+            (f"--only {args.only}", args.only != "all"),
+            (f"--datasets {args.datasets}", datasets != ("waimai", "thucnews")),
+            (f"--folds {args.folds}", args.folds != DEFAULT_FOLDS),
+            (f"--repeats {args.repeats}", args.repeats != DEFAULT_REPEATS),
+        )
+        if given
+    ]
     command = " ".join([REPRODUCE, *options])
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     start = time.perf_counter()
@@ -1317,21 +1476,27 @@ def main(argv: list[str] | None = None) -> int:
         if args.only == "public":
             from boundary_nlp.persistence import default_model_path
 
-            results = {"settings": settings, "machine": machine_info(),
-                       "checkout": {**checkout_info(default_model_path()),
-                                    "model path": str(default_model_path())}}
-            results["public"] = public_benchmarks(Path(args.external), settings["public_subsample"],
-                                                  Path(folder), selection, datasets)
+            results = {
+                "settings": settings,
+                "machine": machine_info(),
+                "checkout": {**checkout_info(default_model_path()), "model path": str(default_model_path())},
+            }
+            results["public"] = public_benchmarks(
+                Path(args.external), settings["public_subsample"], Path(folder), selection, datasets
+            )
         else:
             results = measure(settings, Path(args.external), Path(folder), selection, datasets)
     seconds = time.perf_counter() - start
     model_path = Path(results["checkout"].pop("model path"))
     if checkout_info(model_path) != {k: v for k, v in results["checkout"].items()}:
-        results["checkout"]["warning"] = ("src/ or the shipped model changed while the run was going on; "
-                                          "the figures may mix two versions: run again")
+        results["checkout"]["warning"] = (
+            "src/ or the shipped model changed while the run was going on; "
+            "the figures may mix two versions: run again"
+        )
     results["machine"]["other processes during the run"] = (
         f"{whole.cores:.2f} cores busy on average (of {os.cpu_count()}"
-        + ("" if args.only == "public" else "; per measurement under Raw runs") + ")"
+        + ("" if args.only == "public" else "; per measurement under Raw runs")
+        + ")"
         + ("; timings are noisier than on an idle machine" if whole.cores > 0.1 else "")
     )
     if args.only == "public":

@@ -82,13 +82,21 @@ def run_notebook(source: Path, target: Path, timeout: float, kernel: str) -> flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Execute the notebooks top to bottom.")
-    parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="notebooks to run (default: every notebooks/*.ipynb)")
-    parser.add_argument("--check", action="store_true",
-                        help="run copies in a temporary folder and leave the notebooks as they are; "
-                             "fail only if a cell raises or a notebook times out")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        help=f"seconds allowed for each notebook's whole run (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument(
+        "notebooks", nargs="*", type=Path, help="notebooks to run (default: every notebooks/*.ipynb)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="run copies in a temporary folder and leave the notebooks as they are; "
+        "fail only if a cell raises or a notebook times out",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds allowed for each notebook's whole run (default {DEFAULT_TIMEOUT:g})",
+    )
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
     args = parser.parse_args(argv)
 

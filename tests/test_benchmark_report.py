@@ -67,8 +67,10 @@ def test_public_verdict_needs_both_sets_within_tolerance_and_one_above(run):
     def split(selection: float, reference: float) -> dict:
         return {"default": 0.5, "selection": selection, "reference": reference, "selection_seconds": 1.0}
 
-    public = {"waimai": {"folds": [split(0.900, 0.901), split(0.902, 0.902)]},
-              "thucnews": {"folds": [split(0.871, 0.870)]}}
+    public = {
+        "waimai": {"folds": [split(0.900, 0.901), split(0.902, 0.902)]},
+        "thucnews": {"folds": [split(0.871, 0.870)]},
+    }
     summary = run.public_summary(public)
     assert summary["waimai"]["margin"] == pytest.approx(-0.05)
     assert summary["target_met"]

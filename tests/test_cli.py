@@ -17,9 +17,6 @@ DATASETS = ROOT / "datasets"
 P_COLUMNS = [f"p_{label}" for label in sorted(LABELS)]
 
 
-
-
-
 # --- predict one message ---------------------------------------------------------------
 
 
@@ -191,11 +188,15 @@ def test_check_data_corpus_on_a_bad_corpus_exits_1_and_names_the_row(cli, tmp_pa
     folder = tmp_path / "bad"
     folder.mkdir()
     header = ["id", "text", "label", "domain", "register"]
-    write_csv(folder / "train.csv", header, [
-        ["t1", "会议纪要整理好发到项目群里", "in_scope", "software", "chat"],
-        ["t2", "帮我取个快递", "courtesy", "software", "chat"],
-        ["t3", "帮我把考勤记录改一下", "forbidden", "software", "chat"],
-    ])
+    write_csv(
+        folder / "train.csv",
+        header,
+        [
+            ["t1", "会议纪要整理好发到项目群里", "in_scope", "software", "chat"],
+            ["t2", "帮我取个快递", "courtesy", "software", "chat"],
+            ["t3", "帮我把考勤记录改一下", "forbidden", "software", "chat"],
+        ],
+    )
     dev_row = ["d1", "明天的周会改到下午三点开", "in_scope", "software", "chat"]
     write_csv(folder / "dev.csv", header, [dev_row])
     result = cli("check-data", "--corpus", str(folder), "--json")
@@ -207,8 +208,16 @@ def test_check_data_corpus_on_a_bad_corpus_exits_1_and_names_the_row(cli, tmp_pa
 
 def test_evaluate_writes_json_metrics_and_an_errors_file(cli, tmp_path, saved_small_model_path):
     errors = tmp_path / "errors.csv"
-    result = cli("evaluate", "--model", str(saved_small_model_path), "--data", "datasets/dev.csv",
-                 "--errors", str(errors), "--json")
+    result = cli(
+        "evaluate",
+        "--model",
+        str(saved_small_model_path),
+        "--data",
+        "datasets/dev.csv",
+        "--errors",
+        str(errors),
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert set(data["labels"]) == set(LABELS)

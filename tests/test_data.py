@@ -204,8 +204,10 @@ def test_read_records_on_arbitrary_bytes_raises_only_data_error(data, suffix):
 
 
 @settings(max_examples=150, deadline=None)
-@given(text=st.text(min_size=1).filter(lambda t: t.strip() and "\x00" not in t),
-       label=st.sampled_from(["in_scope", "courtesy", "prohibited"]))
+@given(
+    text=st.text(min_size=1).filter(lambda t: t.strip() and "\x00" not in t),
+    label=st.sampled_from(["in_scope", "courtesy", "prohibited"]),
+)
 def test_csv_written_by_the_csv_module_round_trips(text, label):
     with tempfile.TemporaryDirectory() as folder:
         path = write_csv(Path(folder) / "rt.csv", ["text", "label"], [[text, label]])
@@ -259,8 +261,9 @@ def make_corpus(folder: Path, train=None, dev=None, test=None) -> Path:
         "test": test or list(TEST_TEXTS),
     }
     for split, rows in splits.items():
-        records = [[f"{split}-{i}", text, label, "software", "chat"] for i, (text, label)
-                   in enumerate(rows, 1)]
+        records = [
+            [f"{split}-{i}", text, label, "software", "chat"] for i, (text, label) in enumerate(rows, 1)
+        ]
         write_csv(folder / f"{split}.csv", HEADER, records)
     return folder
 

@@ -38,9 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 
 
-
-
-
 def cli_env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(SRC)
@@ -51,7 +48,11 @@ def cli_env() -> dict:
 def cli_bytes(*args: str, stdin: bytes) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "boundary_nlp.cli", *args],
-        cwd=ROOT, env=cli_env(), input=stdin, capture_output=True, timeout=120,
+        cwd=ROOT,
+        env=cli_env(),
+        input=stdin,
+        capture_output=True,
+        timeout=120,
     )
 
 
@@ -191,9 +192,21 @@ def start_batch_and_wait_for_output(tmp_path: Path, output: Path, *extra: str) -
     """Start a batch and return once it has written some rows of its output (mid-batch)."""
     source = large_input(tmp_path)
     process = subprocess.Popen(
-        [sys.executable, "-m", "boundary_nlp.cli", "predict", "--input", str(source), "--output",
-         str(output), *extra],
-        cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "boundary_nlp.cli",
+            "predict",
+            "--input",
+            str(source),
+            "--output",
+            str(output),
+            *extra,
+        ],
+        cwd=ROOT,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         # a shell's background job ignores SIGINT, and Python would keep ignoring it: restore it
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
@@ -256,7 +269,7 @@ def test_sigterm_with_keep_partial_keeps_the_rows_done_under_a_partial_name(tmp_
 
 # --- CSV formula injection -------------------------------------------------------------
 
-FORMULAS = ["=HYPERLINK(\"http://x\",\"点我\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+FORMULAS = ['=HYPERLINK("http://x","点我")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
 
 
 def test_escape_formula_prefixes_a_quote_and_leaves_numbers_and_plain_text():
@@ -438,8 +451,10 @@ def test_check_data_accepts_text_and_label_only_with_any_labels(cli, tmp_path):
 
 def test_check_data_corpus_prints_the_marker_table_and_warns_or_fails_with_strict_markers(cli, tmp_path):
     header = ["id", "text", "label", "domain", "register"]
-    rows = [[str(i), text + ("，谢谢！" if label == "courtesy" else ""), label, "software", "chat"]
-            for i, (text, label) in enumerate(TINY_DATA)]
+    rows = [
+        [str(i), text + ("，谢谢！" if label == "courtesy" else ""), label, "software", "chat"]
+        for i, (text, label) in enumerate(TINY_DATA)
+    ]
     path = write_csv(tmp_path / "train.csv", header, rows)
     result = cli("check-data", "--corpus", str(path))
     assert result.returncode == 0, result.stdout

@@ -230,12 +230,20 @@ def test_train_result_and_saved_metadata_hold_the_tables_the_notebooks_print(tmp
         assert {"threshold", "mean", "se", "directional"} <= set(row)
     assert set(result.counts) == {"train"} and result.test is None
 
-    path = save_model(result.model, tmp_path / "mine.bnlp", metadata=model_metadata(result),
-                      card=model_card(result, tmp_path / "mine.bnlp", "train(mine.csv)"))
+    path = save_model(
+        result.model,
+        tmp_path / "mine.bnlp",
+        metadata=model_metadata(result),
+        card=model_card(result, tmp_path / "mine.bnlp", "train(mine.csv)"),
+    )
     model = load_model(path)
-    assert model.metadata["chosen_params"] == {"word_ngram_range": None, "classifier": "logreg", "C": 1.0,
-                                               "escalate_threshold": result.params["escalate_threshold"],
-                                               "label_weights": result.params["label_weights"]}
+    assert model.metadata["chosen_params"] == {
+        "word_ngram_range": None,
+        "classifier": "logreg",
+        "C": 1.0,
+        "escalate_threshold": result.params["escalate_threshold"],
+        "label_weights": result.params["label_weights"],
+    }
     assert [row["mean"] for row in model.metadata["search"]] == [row["mean"] for row in result.search]
     assert Evaluation.from_dict(model.metadata["cv_metrics"]) == result.cv
     assert model.uncertainty_threshold == result.threshold

@@ -518,8 +518,9 @@ def test_label_weights_weigh_the_decision_and_survive_the_model_file(small_model
     factor = np.ones(len(small_model.classes_))
     factor[column] = 1.5
     expected = p0 * factor
-    np.testing.assert_allclose(weighed.predict_proba(texts), expected / expected.sum(axis=1, keepdims=True),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        weighed.predict_proba(texts), expected / expected.sum(axis=1, keepdims=True), rtol=1e-12
+    )
     assert small_model.model_.label_weights is None  # a copy: the estimator's predictor is unchanged
 
     # the estimator's parameter, fitted or set afterwards, gives the same probabilities

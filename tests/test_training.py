@@ -150,13 +150,22 @@ def test_weighing_out_of_fold_probabilities_is_what_a_weighed_model_gives(small_
 
 def test_recall_floor_zero_trains_without_a_weight(tiny_files):
     train_path, _ = tiny_files
-    result = train(train_path, None, None, candidates=SMALL_CANDIDATES[:1], folds=2, repeats=1, n_jobs=1,
-                   recall_floor=0)
+    result = train(
+        train_path, None, None, candidates=SMALL_CANDIDATES[:1], folds=2, repeats=1, n_jobs=1, recall_floor=0
+    )
     assert result.params["label_weights"] is None and result.model.model_.label_weights is None
     assert [row["weight"] for row in result.weight_search] == [1.0] and result.recall_floor is None
     with pytest.raises(ValueError, match="recall_floor"):
-        train(train_path, None, None, candidates=SMALL_CANDIDATES[:1], folds=2, repeats=1, n_jobs=1,
-              recall_floor=1.5)
+        train(
+            train_path,
+            None,
+            None,
+            candidates=SMALL_CANDIDATES[:1],
+            folds=2,
+            repeats=1,
+            n_jobs=1,
+            recall_floor=1.5,
+        )
 
 
 def test_the_card_says_when_no_weight_reached_the_recall_floor(tiny_files, tmp_path):

@@ -70,9 +70,13 @@ def _combine(parts: list[AskPart], whole: Prediction) -> tuple[Prediction, int |
         return whole, None, "没有可分析的请求，采用整条消息的判断 / no ask found: whole-message prediction"
     labels = [part.prediction.label for part in parts] + [whole.label]
     if any(_severity(label) is None for label in labels):
-        return whole, None, (
-            "标签不属于指南的三类，采用整条消息的判断 / "
-            "labels outside the guide's three: whole-message prediction"
+        return (
+            whole,
+            None,
+            (
+                "标签不属于指南的三类，采用整条消息的判断 / "
+                "labels outside the guide's three: whole-message prediction"
+            ),
         )
     best = max(
         range(len(parts)),
@@ -80,15 +84,23 @@ def _combine(parts: list[AskPart], whole: Prediction) -> tuple[Prediction, int |
     )
     chosen = parts[best].prediction
     if _severity(whole.label) > _severity(chosen.label):
-        return whole, None, (
-            f"整条消息比任何一部分都更严重：{whole.label_zh} / "
-            f"the whole message reads more serious than any part: {whole.label}"
+        return (
+            whole,
+            None,
+            (
+                f"整条消息比任何一部分都更严重：{whole.label_zh} / "
+                f"the whole message reads more serious than any part: {whole.label}"
+            ),
         )
     if len(parts) == 1:
         return chosen, 0, f"只有一个请求：{chosen.label_zh} / one ask: {chosen.label}"
-    return chosen, best, (
-        f"最严重的是第{best + 1}部分：{chinese_name(chosen.label)} / "
-        f"most serious ask is part {best + 1}: {chosen.label}"
+    return (
+        chosen,
+        best,
+        (
+            f"最严重的是第{best + 1}部分：{chinese_name(chosen.label)} / "
+            f"most serious ask is part {best + 1}: {chosen.label}"
+        ),
     )
 
 
@@ -108,9 +120,11 @@ def analyze(
     text as given.
     """
     if not isinstance(message, str):
-        hint = "; decode bytes first (for example data.decode('utf-8'))" if isinstance(
-            message, (bytes, bytearray)
-        ) else ""
+        hint = (
+            "; decode bytes first (for example data.decode('utf-8'))"
+            if isinstance(message, (bytes, bytearray))
+            else ""
+        )
         raise TypeError(f"analyze() expects one message as a str, got {type(message).__name__}{hint}")
     if max_chars is None:
         max_chars = getattr(model, "max_chars", DEFAULT_MAX_CHARS)

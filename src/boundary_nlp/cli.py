@@ -417,9 +417,7 @@ def _cmd_ledger(args) -> int:
             if args.json:
                 print(json.dumps({"deleted": deleted, "file": ledger.file}, ensure_ascii=False))
             else:
-                print(
-                    f"deleted {deleted} request(s) older than {args.older_than_days:g} days: {ledger.file}"
-                )
+                print(f"deleted {deleted} request(s) older than {args.older_than_days:g} days: {ledger.file}")
             return 0
         if args.ledger_command == "record":
             status = ledger.record(args.client, args.text)

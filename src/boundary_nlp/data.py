@@ -29,9 +29,7 @@ def lookup_encoding(encoding: str) -> str:
     try:
         return codecs.lookup(encoding).name
     except (LookupError, TypeError):
-        raise ValueError(
-            f"unknown encoding {encoding!r}; use for example utf-8, gb18030 or utf-16"
-        ) from None
+        raise ValueError(f"unknown encoding {encoding!r}; use for example utf-8, gb18030 or utf-16") from None
 
 
 @dataclass(frozen=True)
@@ -146,8 +144,12 @@ def _csv_records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[in
         if not row:
             continue
         if len(row) != len(header):
-            yield number, RowFault(
-                f"has {len(row)} fields, the header has {len(header)}; quote texts that contain '{delimiter}'"
+            yield (
+                number,
+                RowFault(
+                    f"has {len(row)} fields, the header has {len(header)}; "
+                    f"quote texts that contain '{delimiter}'"
+                ),
             )
             continue
         yield number, dict(zip(header, row))

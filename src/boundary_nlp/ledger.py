@@ -218,9 +218,7 @@ class FavorLedger:
         if self.file != ":memory:":
             self._prepare_file(Path(target))
         try:
-            self._conn = sqlite3.connect(
-                self.file, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-            )
+            self._conn = sqlite3.connect(self.file, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         except sqlite3.Error as error:
             raise LedgerError(f"cannot open ledger {self.file} ({error})") from None
         try:
@@ -263,9 +261,7 @@ class FavorLedger:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             application = conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = {
-                row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as error:
             raise LedgerError(f"{self.file} is not a boundary-nlp ledger (SQLite: {error})") from error
         self._check_owner(application, tables)

@@ -56,8 +56,23 @@ CJK_FONT_CANDIDATES: tuple[str, ...] = (
 )
 # Words in a font file's name that suggest it holds CJK glyphs (used when the font cache is
 # older than the font: such files are added to matplotlib's font list directly).
-_CJK_FILE_HINTS = ("cjk", "wqy", "wenquanyi", "sourcehan", "notosanssc", "notoserifsc", "simhei",
-                   "msyh", "yahei", "pingfang", "hiragino", "stheiti", "simsun", "uming", "ukai")
+_CJK_FILE_HINTS = (
+    "cjk",
+    "wqy",
+    "wenquanyi",
+    "sourcehan",
+    "notosanssc",
+    "notoserifsc",
+    "simhei",
+    "msyh",
+    "yahei",
+    "pingfang",
+    "hiragino",
+    "stheiti",
+    "simsun",
+    "uming",
+    "ukai",
+)
 
 
 def _require_matplotlib() -> Any:
@@ -162,8 +177,9 @@ def _save(ax: Any, path: str | Path | None) -> None:
             ax.figure.savefig(temporary, dpi=150, format=path.suffix[1:].lower() or "png")
 
 
-def plot_confusion(evaluation: Any, path: str | Path | None = None, ax: Any = None,
-                   title: str | None = None) -> Any:
+def plot_confusion(
+    evaluation: Any, path: str | Path | None = None, ax: Any = None, title: str | None = None
+) -> Any:
     """Draw an :class:`~boundary_nlp.evaluation.Evaluation`'s confusion matrix as a heatmap.
 
     Rows are gold labels, columns predicted ones; each cell shows its count and its share of
@@ -186,8 +202,15 @@ def plot_confusion(evaluation: Any, path: str | Path | None = None, ax: Any = No
     for i in range(len(labels)):
         for j in range(len(labels)):
             colour = "white" if shares[i, j] > 0.55 else "black"
-            ax.text(j, i, f"{int(counts[i, j])}\n{shares[i, j]:.1%}", ha="center", va="center",
-                    color=colour, fontsize=10)
+            ax.text(
+                j,
+                i,
+                f"{int(counts[i, j])}\n{shares[i, j]:.1%}",
+                ha="center",
+                va="center",
+                color=colour,
+                fontsize=10,
+            )
     ticks = [bilingual(label) for label in labels]
     ax.set_xticks(range(len(labels)), ticks)
     ax.set_yticks(range(len(labels)), ticks)
@@ -199,8 +222,14 @@ def plot_confusion(evaluation: Any, path: str | Path | None = None, ax: Any = No
     return ax
 
 
-def plot_pr_curves(gold: Sequence[str], proba: Any, classes: Sequence[str],
-                   path: str | Path | None = None, ax: Any = None, title: str | None = None) -> Any:
+def plot_pr_curves(
+    gold: Sequence[str],
+    proba: Any,
+    classes: Sequence[str],
+    path: str | Path | None = None,
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
     """Precision-recall curve of each label (one label against the rest).
 
     ``proba`` is a ``predict_proba`` array whose columns follow ``classes`` (a model's
@@ -233,9 +262,15 @@ def plot_pr_curves(gold: Sequence[str], proba: Any, classes: Sequence[str],
     return ax
 
 
-def plot_threshold_tradeoff(gold: Sequence[str], scores: Sequence[float], positive: str = "prohibited",
-                            marks: Sequence[float] = (), path: str | Path | None = None, ax: Any = None,
-                            title: str | None = None) -> Any:
+def plot_threshold_tradeoff(
+    gold: Sequence[str],
+    scores: Sequence[float],
+    positive: str = "prohibited",
+    marks: Sequence[float] = (),
+    path: str | Path | None = None,
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
     """How a threshold on ``scores`` (e.g. P(prohibited)) trades recall against false alarms.
 
     A message is flagged when its score is at least the threshold. Draws, against the
