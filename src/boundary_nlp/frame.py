@@ -2,7 +2,8 @@
 
 ``score_frame`` is a plain function of one DataFrame, so distributed engines run it
 unchanged on each partition: Dask's ``map_partitions`` (``meta=score_frame(ddf._meta)``)
-and Spark's ``mapInPandas`` (through :func:`score_frames`, a generator over batches).
+and Spark's ``mapInPandas`` (through :func:`score_frames`, a generator over batches, with
+:func:`spark_schema` for the output schema).
 pandas comes with the ``[pandas]`` or ``[dask]`` extra; the core never imports it.
 
 Rows follow the rules of file scoring (:func:`boundary_nlp.batch.predict_file`): a row
@@ -21,6 +22,12 @@ import numpy as np
 from ._linear import uncertainty
 from .batch import _row_error, output_columns
 from .labels import chinese_name
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    return not isinstance(value, str) and pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
 def _resolve(model: Any) -> Any:
@@ -55,7 +62,8 @@ def score_frame(
     names = output_columns(labels, [str(column) for column in frame.columns])
     if threshold is None:
         threshold = predictor.threshold
-    values = frame[text_column].tolist()
+    # pandas' missing markers (NaN, pd.NA, None; Spark's null arrives as one) mean "no text"
+    values = [None if _missing(value) else value for value in frame[text_column].tolist()]
     errors = [_row_error({text_column: value}, text_column) for value in values]
     usable = [row for row, error in enumerate(errors) if error is None]
     n = len(values)
@@ -87,6 +95,40 @@ def score_frame(
     return out
 
 
+_DDL_TYPES = {"confidence": "double", "uncertain": "boolean"}
+
+
+def _ddl_name(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def prediction_schema(input_columns: Iterable[str], model: Any = None) -> str:
+    """The columns :func:`score_frame` adds to a frame with ``input_columns``, as a Spark
+    DDL string (``"`label` string, ..., `p_prohibited` double, `error` string"``).
+
+    The names and labels are the ones ``score_frame`` will write: they follow the model's
+    labels, and take the ``pred_`` prefix when the input already has one of them (a
+    labelled archive's gold ``label``), so a hand-written schema cannot drift from them.
+    """
+    predictor = _resolve(model)._predictor()
+    labels = [str(label) for label in predictor.classes]
+    names = output_columns(labels, [str(column) for column in input_columns])
+    parts = []
+    for name, column in names.items():
+        kind = "double" if name.startswith("p_") else _DDL_TYPES.get(name, "string")
+        parts.append(f"{_ddl_name(column)} {kind}")
+    return ", ".join(parts)
+
+
+def spark_schema(input_schema: Any, model: Any = None) -> str:
+    """The output schema of ``mapInPandas(score_frames, ...)`` for a Spark DataFrame's
+    ``df.schema``: its own fields, then :func:`prediction_schema`. Needs no Spark import
+    here; ``input_schema`` is anything with ``.fields`` of ``.name`` and ``.dataType``."""
+    fields = list(input_schema.fields)
+    own = [f"{_ddl_name(field.name)} {field.dataType.simpleString()}" for field in fields]
+    return ", ".join([*own, prediction_schema([field.name for field in fields], model)])
+
+
 def score_frames(
     frames: Iterable[Any], model: Any = None, text_column: str = "text", threshold: float | None = None
 ) -> Iterator[Any]:
@@ -95,4 +137,4 @@ def score_frames(
         yield score_frame(frame, model=model, text_column=text_column, threshold=threshold)
 
 
-__all__ = ["score_frame", "score_frames"]
+__all__ = ["prediction_schema", "score_frame", "score_frames", "spark_schema"]
