@@ -24,12 +24,6 @@ from .batch import _row_error, output_columns
 from .labels import chinese_name
 
 
-def _missing(value: Any) -> bool:
-    import pandas as pd
-
-    return not isinstance(value, str) and pd.api.types.is_scalar(value) and bool(pd.isna(value))
-
-
 def _resolve(model: Any) -> Any:
     if model is None:
         from . import default_model  # the top layer owns the shipped model
@@ -63,7 +57,8 @@ def score_frame(
     if threshold is None:
         threshold = predictor.threshold
     # pandas' missing markers (NaN, pd.NA, None; Spark's null arrives as one) mean "no text"
-    values = [None if _missing(value) else value for value in frame[text_column].tolist()]
+    column = frame[text_column]
+    values = [None if gone else value for value, gone in zip(column.tolist(), column.isna().tolist())]
     errors = [_row_error({text_column: value}, text_column) for value in values]
     usable = [row for row, error in enumerate(errors) if error is None]
     n = len(values)
